@@ -1,0 +1,63 @@
+"""Small shared helpers: seeding, the FAST switch, shape contracts, device choice."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+
+def fast_mode() -> bool:
+    """True when ``HDREDU_FAST`` is set to a true value (1, true, yes).
+
+    The tests and CI run every notebook with ``HDREDU_FAST=1``: same cells, tiny sizes.
+    """
+    return os.environ.get("HDREDU_FAST", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+FAST: bool = fast_mode()
+
+
+def seed_everything(seed: int = 0) -> torch.Generator:
+    """Seed Python, NumPy and torch in one place; return a torch Generator seeded the same way.
+
+    CPU runs that start from the same seed repeat exactly.
+    """
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def check_shape(tensor: torch.Tensor, spec: str, name: str = "tensor") -> dict[str, int]:
+    """Check that ``tensor`` has the layout ``spec`` (e.g. ``"B C H W"`` or ``"B N 6 H W"``).
+
+    Letters name free dimensions (the same letter must have the same size everywhere in the spec);
+    numbers must match exactly. Returns the sizes of the named dimensions.
+
+    Raises:
+        TypeError: ``tensor`` is not a torch.Tensor.
+        ValueError: wrong number of dimensions or a fixed size that differs, naming ``name``.
+    """
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape ({spec}); got {type(tensor).__name__}")
+    letters = spec.split()
+    shape = tuple(tensor.shape)
+    got = "(" + ", ".join(str(s) for s in shape) + ")"
+    if len(shape) != len(letters):
+        raise ValueError(f"{name} must have shape ({spec}), {len(letters)} dimensions; got {got}")
+    sizes: dict[str, int] = {}
+    for letter, size in zip(letters, shape):
+        if letter.isdigit():
+            if size != int(letter):
+                raise ValueError(f"{name} must have shape ({spec}); got {got}")
+        elif sizes.setdefault(letter, size) != size:
+            raise ValueError(f"{name} must have shape ({spec}) with equal sizes for {letter}; got {got}")
+    return sizes
+
+
+def default_device() -> torch.device:
+    """CPU unless ``HDREDU_DEVICE`` names another device (GPU paths are opt-in)."""
+    return torch.device(os.environ.get("HDREDU_DEVICE", "cpu"))
