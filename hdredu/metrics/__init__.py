@@ -1,4 +1,202 @@
-"""Image-quality metrics for HDR: PSNR-L, PSNR-μ, SSIM, PU21, optional ColorVideoVDP JOD.
+"""Image-quality metrics for HDR.
 
-HDR-VDP-2.2 lives in :mod:`hdredu.metrics.hdrvdp2`.
+| function | what | label in plots |
+|---|---|---|
+| :func:`psnr_l` | PSNR on linear HDR, peak 1 | "PSNR-L" |
+| :func:`psnr_mu` | PSNR after μ-law (μ = 5000), peak 1 | "PSNR-μ (μ = 5000)" |
+| :func:`ssim` | SSIM, Gaussian window 11, σ 1.5 (Wang et al.) | "SSIM" |
+| :func:`pu21_encode`, :func:`pu21_psnr`, :func:`pu21_ssim` | PU21 perceptually uniform encoding of cd/m² | "PU21-PSNR (peak L nits)" |
+| :func:`jod` | ColorVideoVDP, optional extra | "ColorVideoVDP JOD (display model)" |
+
+HDR-VDP-2.2 (Q, probability map) lives in :mod:`hdredu.metrics.hdrvdp2`; it is a different metric from
+ColorVideoVDP and the two are never mixed up.
+
+Inputs are torch tensors (B, C, H, W) or (C, H, W); scores are computed per image and averaged over the
+batch (the Kalantari convention), returned as Python floats.
+Introduced in notebooks/00_hdr_basics.ipynb, section *Measuring*.
 """
+
+from __future__ import annotations
+
+
+import torch
+
+from hdredu.imaging.tonemap import MU, mu_law, rgb_luminance
+
+LABELS = {
+    "psnr_l": "PSNR-L",
+    "psnr_mu": "PSNR-μ (μ = 5000)",
+    "ssim": "SSIM",
+    "pu21_psnr": "PU21-PSNR",
+    "pu21_ssim": "PU21-SSIM",
+    "jod": "ColorVideoVDP JOD",
+}
+
+
+def _as_batch(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Check two images have the same shape; return them as (B, C, H, W) float tensors."""
+    pred, target = torch.as_tensor(pred), torch.as_tensor(target)
+    if pred.shape != target.shape:
+        raise ValueError(f"pred and target must have the same shape; got {tuple(pred.shape)} and {tuple(target.shape)}")
+    if pred.dim() == 3:
+        pred, target = pred.unsqueeze(0), target.unsqueeze(0)
+    if pred.dim() != 4:
+        raise ValueError(f"images must be (B, C, H, W) or (C, H, W); got shape {tuple(pred.shape)}")
+    return pred.float(), target.float()
+
+
+def psnr(pred: torch.Tensor, target: torch.Tensor, peak: float = 1.0) -> float:
+    """PSNR = 10 log10(peak² / MSE), per image, averaged over the batch. Identical images give +inf."""
+    pred, target = _as_batch(pred, target)
+    mse = ((pred - target) ** 2).flatten(1).mean(dim=1).double()
+    return float((10.0 * torch.log10(peak**2 / mse)).mean())
+
+
+def psnr_l(pred: torch.Tensor, target: torch.Tensor) -> float:
+    """PSNR-L: PSNR on linear HDR with peak 1 and no normalisation (Kalantari convention)."""
+    return psnr(pred, target, peak=1.0)
+
+
+def psnr_mu(pred: torch.Tensor, target: torch.Tensor, mu: float = MU) -> float:
+    """PSNR-μ: PSNR(T(pred), T(target)) with T the μ-law (μ = 5000), peak 1; inputs clipped to [0, 1]."""
+    pred, target = _as_batch(pred, target)
+    return psnr(mu_law(pred.clamp(0, 1), mu), mu_law(target.clamp(0, 1), mu), peak=1.0)
+
+
+def ssim(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> float:
+    """SSIM with the standard Gaussian window (11×11, σ = 1.5, K1 = 0.01, K2 = 0.03), mean over channels.
+
+    Uses torchmetrics (differentiable); agrees with ``skimage.metrics.structural_similarity(...,
+    gaussian_weights=True, sigma=1.5, use_sample_covariance=False)``.
+    """
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
+    pred, target = _as_batch(pred, target)
+    return float(structural_similarity_index_measure(pred, target, data_range=data_range))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# PU21 (Mantiuk & Azimi, PCS 2021), banding_glare parameters.
+#   V = p6 · ( ((p0 + p1·L^p3) / (1 + p2·L^p3))^p4 − p5 ),  L in cd/m² clamped to [0.005, 10000]
+# ---------------------------------------------------------------------------------------------------------
+PU21_PARAMS = (0.353487901, 0.3734658629, 8.277049286e-05, 0.9062562627, 0.09150303166, 0.9099517204, 596.3148142)
+PU21_LUMINANCE_RANGE = (0.005, 10000.0)
+PU21_PEAK = 256.0  # the PSNR peak used by gfxdisp/pu21's pu21_metric.m (≈ encode(100 cd/m²))
+
+
+def pu21_encode(luminance: torch.Tensor) -> torch.Tensor:
+    """PU21 encoding of absolute luminance (cd/m²); encode(0.005) = 0, encode(100) ≈ 256.4, encode(10⁴) ≈ 595.4."""
+    p0, p1, p2, p3, p4, p5, p6 = PU21_PARAMS
+    lum_p3 = torch.as_tensor(luminance).clamp(*PU21_LUMINANCE_RANGE) ** p3
+    return p6 * (((p0 + p1 * lum_p3) / (1.0 + p2 * lum_p3)) ** p4 - p5)
+
+
+def pu21_decode(encoded: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`pu21_encode` inside its luminance range."""
+    p0, p1, p2, p3, p4, p5, p6 = PU21_PARAMS
+    vp = (encoded / p6 + p5).clamp_min(0.0) ** (1.0 / p4)
+    return ((vp - p0).clamp_min(0.0) / (p1 - p2 * vp)) ** (1.0 / p3)
+
+
+def to_nits(hdr: torch.Tensor, peak_nits: float = 4000.0, reference: torch.Tensor | None = None) -> torch.Tensor:
+    """Scale relative radiance to absolute luminance as gfxdisp/pu21 does:  I / max(I_ref) · L_peak.
+
+    Args:
+        hdr: (B, C, H, W) or (C, H, W) relative radiance.
+        reference: the image whose maximum sets the scale (default ``hdr`` itself); pass the ground
+            truth when scaling a prediction so both use the same factor.
+    """
+    reference = hdr if reference is None else reference
+    return hdr / reference.amax().clamp_min(1e-12) * peak_nits
+
+
+def _pu21_pair(pred, target, peak_nits):
+    pred, target = _as_batch(pred, target)
+    scale = lambda x: to_nits(x, peak_nits, reference=target)  # noqa: E731  same factor for both
+    encode = lambda x: pu21_encode(rgb_luminance(scale(x)) if x.shape[1] == 3 else scale(x))  # noqa: E731
+    return encode(pred), encode(target)
+
+
+def pu21_psnr(pred: torch.Tensor, target: torch.Tensor, peak_nits: float = 4000.0) -> float:
+    """PU21-PSNR: PSNR of PU21-encoded luminance (peak 256), after scaling both by the target's maximum
+    to ``peak_nits`` cd/m² (state that number in figure captions)."""
+    pu_pred, pu_target = _pu21_pair(pred, target, peak_nits)
+    return psnr(pu_pred, pu_target, peak=PU21_PEAK)
+
+
+def pu21_ssim(pred: torch.Tensor, target: torch.Tensor, peak_nits: float = 4000.0) -> float:
+    """PU21-SSIM: SSIM of PU21-encoded luminance with data range 256 (same scaling as :func:`pu21_psnr`)."""
+    pu_pred, pu_target = _pu21_pair(pred, target, peak_nits)
+    return ssim(pu_pred, pu_target, data_range=PU21_PEAK)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# ColorVideoVDP (optional extra). Never labelled "HDR-VDP".
+# ---------------------------------------------------------------------------------------------------------
+CVVDP_INSTALL_HINT = (
+    "ColorVideoVDP (JOD) is optional and not installed. Install it without its torchvision requirement:\n"
+    "    pip install --no-deps cvvdp==0.5.7 && pip install einops huggingface_hub ffmpeg-python\n"
+    "(listing cvvdp normally would pull torchvision and a CUDA build of torch)."
+)
+
+
+def cvvdp_available() -> bool:
+    """True when the optional ``cvvdp`` package (import name ``pycvvdp``) can be imported."""
+    try:
+        _import_pycvvdp()
+    except ImportError:
+        return False
+    return True
+
+
+def _import_pycvvdp():
+    """Import pycvvdp, first registering a small torchvision stand-in if the real one cannot be imported.
+
+    pycvvdp only needs ``torchvision.transforms.GaussianBlur`` for the standard metric; no CPU torchvision
+    build exists for this environment, so hdredu provides that one class (reflect padding, normalised
+    separable Gaussian, as torchvision computes it).
+    """
+    import importlib.util
+    import sys
+
+    if importlib.util.find_spec("pycvvdp") is None:
+        raise ImportError(CVVDP_INSTALL_HINT)
+    try:
+        import torchvision  # noqa: F401
+    except Exception:  # absent, or a CUDA-only build that fails at import
+        for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
+            del sys.modules[name]
+        from hdredu.metrics import _torchvision_standin
+
+        _torchvision_standin.install()
+    import pycvvdp
+
+    return pycvvdp
+
+
+def jod(pred: torch.Tensor, target: torch.Tensor, peak_nits: float = 1500.0,
+        display_name: str = "standard_hdr_linear") -> float:
+    """ColorVideoVDP JOD (10 = identical) of a prediction against a reference, both relative linear RGB.
+
+    Both are scaled by the target's maximum to ``peak_nits`` cd/m² (the display's peak). Label the result
+    "ColorVideoVDP JOD (display_name)"; it is not HDR-VDP and not comparable to HDR-VDP-2 Q.
+
+    Raises:
+        ImportError: with install instructions when cvvdp is not installed.
+    """
+    pycvvdp = _import_pycvvdp()
+    pred, target = _as_batch(pred, target)
+    metric = pycvvdp.cvvdp(display_name=display_name, device=torch.device("cpu"), quiet=True)
+    scores = []
+    for p, t in zip(pred, target):
+        test_nits = to_nits(p, peak_nits, reference=t).permute(1, 2, 0)
+        ref_nits = to_nits(t, peak_nits).permute(1, 2, 0)
+        score, _ = metric.predict(test_nits, ref_nits, dim_order="HWC")
+        scores.append(float(score))
+    return sum(scores) / len(scores)
+
+
+__all__ = [
+    "LABELS", "psnr", "psnr_l", "psnr_mu", "ssim", "pu21_encode", "pu21_decode", "pu21_psnr", "pu21_ssim",
+    "to_nits", "jod", "cvvdp_available",
+]

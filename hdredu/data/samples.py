@@ -1,0 +1,111 @@
+"""The bundled sample data in ``data_samples/``: crops of six CC0 HDRIs and a few simulated bracket sets.
+
+    data_samples/
+        city.exr courtyard.exr forest.exr interior.exr studio.exr sunset.exr   256×384 half-float crops
+        LICENSE-hdri.txt                                                      CC0, Greg Zaal (Poly Haven)
+        brackets/<split>/<set>/   ldr_0.png ldr_1.png ldr_2.png exposure.txt HDRImg.hdr  (Kalantari layout)
+        MANIFEST.tsv                                                          file, sha256, bytes, source, licence
+
+Every file is checked against its sha256 in the manifest when first loaded. Nothing is ever downloaded;
+``tools/make_data_samples.py`` rebuilds the folder from the source HDRIs.
+Introduced in notebooks/00_hdr_basics.ipynb, section *A real scene*.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import hashlib
+import os
+from pathlib import Path
+
+import torch
+
+from hdredu import io
+
+SAMPLES_DIR = Path(os.environ.get("HDREDU_DATA_SAMPLES", Path(__file__).resolve().parents[2] / "data_samples"))
+SCENES = ("city", "courtyard", "forest", "interior", "studio", "sunset")
+TRAIN_SCENES = ("city", "forest", "interior", "studio")
+TEST_SCENES = ("courtyard", "sunset")  # held out from training in the notebooks
+BRACKETS_DIR = SAMPLES_DIR / "brackets"
+# (split folder, set name, scene, motion, seed): the pre-simulated sets, Kalantari layout.
+BRACKET_SETS = (
+    ("Training", "forest_motion", "forest", True, 1),
+    ("Test/EXTRA", "courtyard_static", "courtyard", False, 2),
+    ("Test/EXTRA", "courtyard_motion", "courtyard", True, 2),
+)
+SOURCE = "Blender studio lights (Poly Haven, Greg Zaal), crop"
+LICENCE = "CC0-1.0"
+
+
+def list_samples() -> list[str]:
+    """Names accepted by :func:`load_sample`."""
+    return list(SCENES)
+
+
+def load_sample(name: str) -> torch.Tensor:
+    """Load a bundled HDR scene as (3, H, W) float32 linear relative radiance (hash-checked)."""
+    if name not in SCENES:
+        raise ValueError(f"unknown sample {name!r}; choose one of {list(SCENES)}")
+    path = verify(f"{name}.exr")
+    return io.to_tensor(io.read_hdr(path))
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@functools.cache
+def manifest() -> dict[str, str]:
+    """{relative file name: sha256} from ``data_samples/MANIFEST.tsv``."""
+    path = SAMPLES_DIR / "MANIFEST.tsv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: data_samples/ is incomplete (rebuild with tools/make_data_samples.py)")
+    with path.open(newline="") as handle:
+        return {row["file"]: row["sha256"] for row in csv.DictReader(handle, delimiter="\t")}
+
+
+@functools.cache
+def verify(relative_name: str) -> Path:
+    """Return the path of a bundled file after checking its sha256 against the manifest."""
+    path = SAMPLES_DIR / relative_name
+    expected = manifest().get(relative_name)
+    if expected is None:
+        raise ValueError(f"{relative_name} is not listed in {SAMPLES_DIR / 'MANIFEST.tsv'}")
+    if not path.is_file():
+        raise FileNotFoundError(f"bundled sample missing: {path} (restore it from git)")
+    if sha256(path) != expected:
+        raise ValueError(f"{path}: sha256 does not match MANIFEST.tsv; the file was modified or corrupted "
+                         "(restore it with `git checkout -- data_samples`)")
+    return path
+
+
+def write_bracket_sets() -> None:
+    """(Re)write the pre-simulated bracket sets in the Kalantari SIGGRAPH'17 layout (8-bit PNG frames)."""
+    from hdredu.data.synthetic import simulate_brackets
+
+    for split, set_name, scene, motion, seed in BRACKET_SETS:
+        folder = BRACKETS_DIR / split / set_name
+        folder.mkdir(parents=True, exist_ok=True)
+        hdr = io.to_tensor(io.read_hdr(SAMPLES_DIR / f"{scene}.exr"))
+        other = io.to_tensor(io.read_hdr(SAMPLES_DIR / "forest.exr" if scene != "forest" else SAMPLES_DIR / "city.exr"))
+        brackets = simulate_brackets(hdr, motion=motion, object_source=other, seed=seed)
+        for i, frame in enumerate(brackets.ldr):
+            io.write_ldr(folder / f"ldr_{i}.png", io.to_numpy(frame), bits=8)
+        stops = torch.log2(brackets.exposure_times)
+        (folder / "exposure.txt").write_text("".join(f"{ev:.6f}\n" for ev in stops.tolist()))
+        io.write_hdr(folder / "HDRImg.hdr", io.to_numpy(brackets.hdr))
+
+
+def write_manifest() -> None:
+    """Write MANIFEST.tsv for every file under data_samples/ (except the manifest itself)."""
+    rows = []
+    for path in sorted(SAMPLES_DIR.rglob("*")):
+        if path.is_file() and path.name != "MANIFEST.tsv":
+            name = path.relative_to(SAMPLES_DIR).as_posix()
+            source = "simulated by hdredu.data.synthetic from " + SOURCE if name.startswith("brackets/") else SOURCE
+            rows.append((name, sha256(path), path.stat().st_size, source, LICENCE))
+    with (SAMPLES_DIR / "MANIFEST.tsv").open("w", newline="") as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(("file", "sha256", "bytes", "source", "licence"))
+        writer.writerows(rows)

@@ -1,0 +1,1 @@
+"""Image formation: the camera model (exposure, response, noise, quantisation) and tone mapping."""
