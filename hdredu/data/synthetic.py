@@ -33,6 +33,7 @@ class Brackets:
         saturation_mask: (N, 1, H, W) 1 where a frame has a saturated channel.
         motion_mask: (N, 1, H, W) 1 where frame i differs from the reference because of the moving object
             (its footprint in frame i or in the reference); all zeros for the reference itself.
+        crf: name of the camera response that made the frames (see ``hdredu.imaging.camera.CRFS``).
     """
 
     ldr: torch.Tensor
@@ -41,6 +42,7 @@ class Brackets:
     ref_idx: int
     saturation_mask: torch.Tensor
     motion_mask: torch.Tensor
+    crf: str = "gamma"
 
     def model_input(self, gamma: float = 2.2) -> torch.Tensor:
         """AHDRNet's per-frame input  X_i = [L_i, L_i^γ / t_i]:  (N, 6, H, W)."""
@@ -103,8 +105,8 @@ def simulate_brackets(
     object_shift: float = 0.35,
     saturated_fraction: float = 0.05,
     crf: str = "gamma",
-    shot: float = 1e-3,
-    read: float = 2e-3,
+    shot: float = 1e-4,
+    read: float = 3e-4,
     bits: int = 8,
     seed: int = 0,
 ) -> Brackets:
@@ -158,6 +160,7 @@ def simulate_brackets(
         ref_idx=ref_idx,
         saturation_mask=camera.saturation_mask(ldr),
         motion_mask=motion_mask,
+        crf=crf,
     )
 
 
