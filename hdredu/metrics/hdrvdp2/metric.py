@@ -1,0 +1,249 @@
+"""HDR-VDP-2.2.1: the full metric, stage by stage (hdrvdp2.md §1–§12).
+
+Paper: R. Mantiuk, K. J. Kim, A. G. Rempel, W. Heidrich, "HDR-VDP-2: A calibrated visual metric for
+visibility and quality predictions in all luminance conditions", ACM TOG 30(4), 2011; quality pooling
+from M. Narwaria et al., J. Electronic Imaging 24(1), 2015; version 2.2.1 rescaling of Q.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import numpy as np
+
+from .csf import band_noise_level, filter_lowpass_band, log_adapting_luminance
+from .display import COLOR_ENCODINGS, DISPLAY_ENCODINGS, pixels_per_degree, to_physical
+from .masking import PSYCH_EXPONENT, band_gain, mutual_maskers, normalised_difference, signed_power
+from .optics import apply_optics
+from .photoreceptors import achromatic_response
+from .pooling import (
+    Q_WEIGHT_FREQS,
+    band_weights,
+    difference_mask,
+    probability_map,
+    quality_correlate,
+    spatial_pooling,
+)
+from .pyramid import LOWPASS_TAPS, band_frequencies, decompose, pyramid_height, reconstruct
+
+LABEL = "HDR-VDP-2.2 Q"
+DEFAULT_PPD = pixels_per_degree(24.0, (1920, 1080), 0.5)  # 32.4529519503, the reference condition
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class HDRVDP2Result:
+    """What :func:`hdrvdp2` returns.
+
+    Attributes:
+        Q: quality correlate, 100 for identical images, lower for larger differences (can go
+            negative). Label it "HDR-VDP-2.2 Q".
+        P_map: (H, W) probability that the difference at each pixel is detected, in [0, 1].
+        P_det: max of ``P_map``, the probability that any difference is detected.
+        C_map: (H, W) pooled contrast in threshold units (1 ↔ P = 0.5).
+    """
+
+    Q: float
+    P_map: np.ndarray
+    P_det: float
+    C_map: np.ndarray
+
+    label = LABEL  # class attribute, not a field: the human-facing name of Q
+
+    @property
+    def C_max(self) -> float:
+        """Max of ``C_map``."""
+        return float(self.C_map.max())
+
+    def __str__(self) -> str:
+        return f"{LABEL} = {self.Q:.4f} (P_det = {self.P_det:.4f})"
+
+
+def hdrvdp2(
+    test,
+    reference,
+    color_encoding: str = "luminance",
+    pixels_per_degree: float = DEFAULT_PPD,
+) -> HDRVDP2Result:
+    """HDR-VDP-2.2.1 visibility (P_map) and quality (Q) of a test image against a reference.
+
+    The argument order matters: ``test`` is the distorted image and ``reference`` the original, as in
+    ``hdrvdp(test, reference, ...)``. The metric is not symmetric: the reference alone sets the pad
+    value of the low-pass band and the denominator of the difference mask, so swapping them changes
+    Q slightly.
+
+    Args:
+        test: distorted image, (H, W) for one-channel encodings or (H, W, 3) for three-channel ones
+            (a trailing axis of 1 is accepted for one channel). numpy array or anything
+            ``np.asarray`` accepts (e.g. a CPU torch tensor).
+        reference: reference image, same shape and encoding as ``test``.
+        color_encoding: case-insensitive, one of
+            ``"luminance"`` (absolute luminance in cd/m²),
+            ``"luma-display"`` (display luma V in [0, 1], shown as 99·V^2.2 + 1 cd/m²),
+            ``"sRGB-display"`` (sRGB V in [0, 1], decoded and shown as 99·lin + 1 cd/m²),
+            ``"rgb-bt.709"`` (linear BT.709 RGB in cd/m²),
+            ``"XYZ"`` (CIE XYZ in cd/m²).
+        pixels_per_degree: angular resolution (see :func:`pixels_per_degree`); the default is a
+            24-inch 1920×1080 display at 0.5 m, 32.4529519503.
+
+    Returns:
+        :class:`HDRVDP2Result` with ``Q``, ``P_map`` (H, W), ``P_det`` and ``C_map`` (H, W).
+
+    Raises:
+        ValueError: unknown ``color_encoding``; wrong or mismatched shapes; negative or non-finite
+            values (or display values outside [0, 1]); an image smaller than 17 pixels on a side;
+            a ``pixels_per_degree`` that is not a positive number or that puts every band outside
+            the frequency range where Q has weight.
+    """
+    encoding = _check_encoding(color_encoding)
+    test = _check_image(test, "test", encoding)
+    reference = _check_image(reference, "reference", encoding)
+    _check_pair(test, reference)
+    ppd = _check_ppd(pixels_per_degree, test.shape[:2])
+    test_phys = to_physical(test, encoding)  # (H, W, C) cd/m², §1
+    ref_phys = to_physical(reference, encoding)
+    _warn_if_relative(test_phys, encoding)
+    return visual_difference(test_phys, ref_phys, ppd)
+
+
+def visual_difference(
+    test: np.ndarray, reference: np.ndarray, ppd: float, *, resize_renormalise: bool = True
+) -> HDRVDP2Result:
+    """The visual model and pooling of HDR-VDP-2.2.1 on validated, physical inputs (§3–§12).
+
+    :func:`hdrvdp2` validates the arguments and converts the colour encoding, then calls this.
+
+    Args:
+        test, reference: (H, W, C) luminance (C = 1) or linear BT.709 RGB (C = 3) in cd/m², both
+            sides ≥ 17 pixels.
+        ppd: pixels per degree.
+        resize_renormalise: True (default) follows MATLAB's ``imresize``; False follows GNU Octave's,
+            which does not renormalise the antialiasing weights (the plain columns of the reference
+            values were computed that way; only non-integer shrink factors differ).
+
+    Returns:
+        :class:`HDRVDP2Result`.
+    """
+    renorm = resize_renormalise
+    # §3 optics, §4–§6 photoreceptors and achromatic response
+    adapt_test, resp_test = achromatic_response(apply_optics(test, ppd))
+    adapt_ref, resp_ref = achromatic_response(apply_optics(reference, ppd))
+
+    # §7 steerable pyramids; §8 CSF filtering of the low-pass band of each image
+    bands_test, layout = decompose(resp_test)
+    bands_ref, _ = decompose(resp_ref)
+    n_bands = len(bands_ref)
+    freqs = band_frequencies(n_bands, ppd)
+    pad = bands_ref[-1].mean()  # the reference's low-pass mean pads both images
+    bands_test[-1] = filter_lowpass_band(bands_test[-1][0], freqs[-1], adapt_test.mean(), pad)[None]
+    bands_ref[-1] = filter_lowpass_band(bands_ref[-1][0], freqs[-1], adapt_ref.mean(), pad)[None]
+
+    # §9 per-band noise level, §10 masking → D (for Q) and D′ (for P_map)
+    log_la = log_adapting_luminance(adapt_test, adapt_ref)
+    maskers = mutual_maskers(bands_test, bands_ref)
+    diffs, diffs_psych = [], []
+    for b in range(n_bands):
+        if b == n_bands - 1:
+            noise = 1.0  # the low-pass band was already CSF-filtered (§8)
+        else:
+            noise = band_noise_level(log_la, freqs[b], bands_ref[b].shape[1:], renorm)
+        d = normalised_difference(bands_test[b], bands_ref[b], maskers, b, noise, renorm)
+        diffs.append(d)
+        diffs_psych.append(signed_power(d, PSYCH_EXPONENT, band_gain(b)))  # D′
+
+    # §11 probability summation
+    contrast = spatial_pooling(np.abs(reconstruct(diffs_psych, layout)))
+    p_map = probability_map(contrast)
+    # §12 quality correlate
+    q = quality_correlate(diffs, difference_mask(test, reference), freqs, renorm)
+    return HDRVDP2Result(Q=float(q), P_map=p_map, P_det=float(p_map.max()), C_map=contrast)
+
+
+def _check_encoding(color_encoding) -> str:
+    """Lower-cased encoding name, or a ValueError listing the accepted names."""
+    key = color_encoding.lower() if isinstance(color_encoding, str) else None
+    if key not in COLOR_ENCODINGS:
+        names = ", ".join(repr(n) for n in ("luminance", "luma-display", "sRGB-display", "rgb-bt.709", "XYZ"))
+        raise ValueError(f"color_encoding must be one of {names}; got {color_encoding!r}")
+    return key
+
+
+def _check_image(image, name: str, encoding: str) -> np.ndarray:
+    """Validate one input image for ``encoding``: shape, finiteness and range (§1)."""
+    x = np.asarray(image, dtype=np.float64)
+    channels = COLOR_ENCODINGS[encoding]
+    if channels == 1:
+        ok = x.ndim == 2 or (x.ndim == 3 and x.shape[2] == 1)
+        expected = "(H, W) or (H, W, 1)"
+    else:
+        ok = x.ndim == 3 and x.shape[2] == 3
+        expected = "(H, W, 3)"
+    if not ok:
+        raise ValueError(
+            f"{name} must have shape {expected} for color_encoding={encoding!r}; got {x.shape}"
+        )
+    n_bad = int(np.count_nonzero(~np.isfinite(x)))
+    if n_bad:
+        raise ValueError(f"{name} must be finite; it has {n_bad} NaN or infinite values")
+    if encoding in DISPLAY_ENCODINGS:
+        if x.min() < 0.0 or x.max() > 1.0:
+            raise ValueError(
+                f"{name} must hold display values in [0, 1] for color_encoding={encoding!r}; "
+                f"got values in [{x.min():.4g}, {x.max():.4g}]"
+            )
+    elif x.min() < 0.0:
+        raise ValueError(
+            f"{name} must be non-negative (absolute values in cd/m²) for "
+            f"color_encoding={encoding!r}; got a minimum of {x.min():.4g}"
+        )
+    return x
+
+
+def _check_pair(test: np.ndarray, reference: np.ndarray) -> None:
+    """Same shape, and large enough for the 17-tap pyramid filter (§7)."""
+    if test.shape != reference.shape:
+        raise ValueError(
+            f"test and reference must have the same shape; got test {test.shape} and "
+            f"reference {reference.shape}"
+        )
+    if min(test.shape[:2]) < LOWPASS_TAPS:
+        raise ValueError(
+            f"test and reference must be at least {LOWPASS_TAPS}×{LOWPASS_TAPS} pixels (the "
+            f"steerable pyramid's 17-tap low-pass filter); got {test.shape[0]}×{test.shape[1]}"
+        )
+
+
+def _check_ppd(ppd, size: tuple[int, int]) -> float:
+    """A positive, finite ppd that leaves at least one band where the Q weights are non-zero (§12)."""
+    try:
+        value = float(ppd)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"pixels_per_degree must be a positive number (pixels per visual degree); got {ppd!r}")
+    n_bands = pyramid_height(size) + 2
+    freqs = band_frequencies(n_bands, value)
+    if not np.any(band_weights(freqs) > 0):
+        # weights are non-zero for f_lo < f_b < f_hi; f_1 = ppd/2 and f_B = ppd·2^-B
+        f_lo, f_hi = Q_WEIGHT_FREQS[-2], Q_WEIGHT_FREQS[0]
+        raise ValueError(
+            f"pixels_per_degree={value:g} puts every pyramid band of a {size[0]}×{size[1]} image "
+            f"(from {freqs[0]:.4g} down to {freqs[-1]:.4g} cycles/deg) outside "
+            f"{f_lo:g}–{f_hi:g} cycles/deg, where the Q weights are non-zero; expected "
+            f"{2 * f_lo:g} < pixels_per_degree < {f_hi * 2.0**n_bands:g} for this image size"
+        )
+    return value
+
+
+def _warn_if_relative(test_phys: np.ndarray, encoding: str) -> None:
+    """Warn (as the reference does) when the test image looks relative rather than absolute (§1)."""
+    if encoding in DISPLAY_ENCODINGS:
+        return
+    channel = test_phys[..., 0] if test_phys.shape[-1] == 1 else test_phys[..., 1]  # green for RGB
+    if channel.max() <= 1.0:
+        warnings.warn(
+            "the test image's largest value is <= 1 cd/m²: HDR-VDP-2 expects absolute luminance; "
+            "scale relative images to cd/m² (e.g. I / max(I) · peak luminance)",
+            UserWarning,
+            stacklevel=3,
+        )
