@@ -1,0 +1,57 @@
+# hdredu: two commands on a fresh machine.
+#   make tour   set up .venv if missing, execute every notebook headless on the bundled data → build/*.html
+#   make test   set up .venv if missing, run the unit tests and every notebook in FAST mode
+# Also: make lab (JupyterLab on notebooks/), make check-notebooks, make bench.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+
+.PHONY: setup lab tour test unit notebooks check-notebooks sync-notebooks bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/
+
+tour: setup
+	mkdir -p build
+	for nb in $(NOTEBOOKS); do \
+	  echo "== $$nb"; /usr/bin/time -f "   %e s wall, %U s user CPU" \
+	  $(BIN)/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=1800 \
+	    --output-dir build "$$nb" || exit 1; \
+	done
+
+test: setup unit check-notebooks notebooks
+
+unit: setup
+	$(BIN)/python -m pytest -n 2 tests
+
+check-notebooks: setup
+	$(BIN)/nbstripout --verify $(NOTEBOOKS)
+	@for nb in $(NOTEBOOKS); do \
+	  $(BIN)/jupytext --quiet --to py:percent "$$nb" -o - | diff -q - "$${nb%.ipynb}.py" >/dev/null \
+	    || { echo "$$nb and $${nb%.ipynb}.py differ: run 'make sync-notebooks'"; exit 1; }; \
+	done
+	@echo "notebooks: outputs stripped, py:percent pairs in sync"
+
+notebooks: setup
+	HDREDU_FAST=1 $(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
+	  -p no:xdist --durations=0 $(NOTEBOOKS)
+
+sync-notebooks: setup
+	$(BIN)/jupytext --sync $(NOTEBOOKS)
+	$(BIN)/nbstripout $(NOTEBOOKS)
+
+bench: setup
+	for script in benchmarks/bench_*.py; do $(BIN)/python $$script --quick || exit 1; done
+
+clean:
+	rm -rf build .pytest_cache
