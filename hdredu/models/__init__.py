@@ -5,7 +5,11 @@ Each model module has a config dataclass with ``paper()`` and ``tiny()`` presets
 
 from __future__ import annotations
 
-MODELS: dict[str, type] = {}
+from hdredu.models.ahdrnet import AHDRNet
+
+MODELS: dict[str, type] = {
+    "ahdrnet": AHDRNet,
+}
 
 
 def build_model(name: str, preset: str = "paper", **overrides):
