@@ -1,0 +1,71 @@
+"""Training losses for HDR reconstruction, computed in the μ-law tone-mapped domain.
+
+Linear HDR spans orders of magnitude, so a plain L1 on radiance is dominated by the brightest pixels.
+Kalantari-style networks (AHDRNet, ADNet) compare images after the μ-law compression that the PSNR-μ metric
+uses as well:
+
+    T(H) = log(1 + μH) / log(1 + μ),  μ = 5000
+    L_1 = mean |T(Ĥ) − T(H)|,   L_2 = mean (T(Ĥ) − T(H))²
+
+H is not normalised first (Kalantari ground truth already lies in ≈ [0, 1]).
+
+Paper: Kalantari & Ramamoorthi, "Deep High Dynamic Range Imaging of Dynamic Scenes", SIGGRAPH 2017 (μ-law
+loss); Yan et al., CVPR 2019, Sec. 3.4 (L1 on the μ-law output, as in the official AHDRNet code).
+Introduced in notebooks/01_ahdrnet.ipynb, section *Loss*.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hdredu.imaging.tonemap import MU, mu_law
+
+
+def _check_pair(pred: torch.Tensor, target: torch.Tensor) -> None:
+    """Raise a ValueError naming both shapes unless ``pred`` and ``target`` are same-shaped tensors."""
+    if not isinstance(pred, torch.Tensor) or not isinstance(target, torch.Tensor):
+        raise TypeError(f"pred and target must be torch.Tensor; got {type(pred).__name__} and {type(target).__name__}")
+    if pred.shape != target.shape:
+        raise ValueError(f"pred and target must have the same shape; got {tuple(pred.shape)} and {tuple(target.shape)}")
+
+
+def mu_law_l1(pred: torch.Tensor, target: torch.Tensor, mu: float = MU) -> torch.Tensor:
+    """L1 distance of μ-law tone-mapped images, mean |T(pred) − T(target)|.
+
+    Args:
+        pred: (B, 3, H, W) or any shape, linear HDR ≥ 0 (AHDRNet's sigmoid output is in (0, 1)).
+        target: same shape, linear HDR ground truth.
+        mu: μ of the compression (5000).
+    Returns:
+        scalar tensor, differentiable with respect to ``pred``.
+    """
+    _check_pair(pred, target)
+    return F.l1_loss(mu_law(pred, mu), mu_law(target, mu))
+
+
+def mu_law_l2(pred: torch.Tensor, target: torch.Tensor, mu: float = MU) -> torch.Tensor:
+    """Mean squared distance of μ-law tone-mapped images, mean (T(pred) − T(target))² (same arguments as L1)."""
+    _check_pair(pred, target)
+    return F.mse_loss(mu_law(pred, mu), mu_law(target, mu))
+
+
+class MuLawLoss(nn.Module):
+    """μ-law L1 (AHDRNet) or L2 (Kalantari'17) loss as a module: ``MuLawLoss("l1")(pred, target)``.
+
+    Args:
+        norm: "l1" or "l2".
+        mu: μ of the compression (5000).
+    """
+
+    def __init__(self, norm: str = "l1", mu: float = MU):
+        super().__init__()
+        if norm not in ("l1", "l2"):
+            raise ValueError(f"norm must be 'l1' or 'l2'; got {norm!r}")
+        self.norm, self.mu = norm, mu
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Scalar loss between ``pred`` and ``target`` (same shapes, linear HDR)."""
+        loss = mu_law_l1 if self.norm == "l1" else mu_law_l2
+        return loss(pred, target, self.mu)
