@@ -6,9 +6,11 @@ Each model module has a config dataclass with ``paper()`` and ``tiny()`` presets
 from __future__ import annotations
 
 from hdredu.models.ahdrnet import AHDRNet
+from hdredu.models.hdrnet import HDRNet
 
 MODELS: dict[str, type] = {
     "ahdrnet": AHDRNet,
+    "hdrnet": HDRNet,
 }
 
 
