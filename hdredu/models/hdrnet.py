@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hdredu.ops.bilateral import apply_coeffs, bilateral_slice
+from hdredu.ops.bilateral import apply_coeffs, bilateral_slice, bilateral_slice_stacked
 from hdredu.utils import check_shape
 
 # 3 × 4 affine colour transform per grid cell: 3 outputs × (3 inputs + offset)
@@ -329,4 +329,35 @@ class HDRNet(nn.Module):
         output = apply_coeffs(coeffs, image)  # 8. (B, 3, H, W)
         if return_intermediates:
             return HDRNetOutput(output=output, lowres=lowres, grid=grid, guide=guide, coeffs=coeffs)
+        return output
+
+    @torch.no_grad()
+    def process(self, image: torch.Tensor, chunk_rows: int = 128) -> torch.Tensor:
+        """Inference at full resolution: ``forward`` in eval mode, computed faster on a CPU.
+
+        The low-res stream runs once; the full-resolution stream (guide, slice, apply) is pointwise,
+        so it runs band by band over ``chunk_rows`` rows at a time, keeping the guide's hidden channels
+        and the 12 sliced coefficients in the CPU cache instead of writing full-size tensors
+        (the official GPU op fuses slice and apply for the same reason). Slicing uses
+        :func:`~hdredu.ops.bilateral.bilateral_slice_stacked` (2-D samplers, vectorised on a CPU).
+        Equal to ``forward`` up to float32 rounding (≈ 1e-5 relative).
+
+        Args:
+            image: (B, 3, H, W).
+            chunk_rows: rows per band (≥ 1).
+        Returns:
+            (B, 3, H, W), without gradients.
+        """
+        if self.training:
+            raise ValueError("process() is for inference: call model.eval() first (batch norm would use band statistics)")
+        if chunk_rows < 1:
+            raise ValueError(f"chunk_rows must be ≥ 1; got {chunk_rows}")
+        check_shape(image, "B 3 H W", "image")
+        grid = self.coefficients(self.lowres_copy(image))  # (B, 12, D, G, G), once
+        height = image.shape[2]
+        output = torch.empty_like(image)
+        for start in range(0, height, chunk_rows):
+            band = image[:, :, start : start + chunk_rows]  # (B, 3, h, W)
+            coeffs = bilateral_slice_stacked(grid, self.guide(band), height, start)  # (B, 12, h, W)
+            output[:, :, start : start + chunk_rows] = apply_coeffs(coeffs, band)
         return output

@@ -83,7 +83,7 @@ def grid_to_official(grid: torch.Tensor) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------------
 
 
-def slice_coordinates(guide: torch.Tensor) -> torch.Tensor:
+def slice_coordinates(guide: torch.Tensor, image_height: int | None = None, row_offset: int = 0) -> torch.Tensor:
     """Sampling positions for ``F.grid_sample``: (B, 1, H, W, 3), last axis ordered (x, y, z).
 
     With ``align_corners=False`` grid_sample maps a normalised coordinate u ∈ [−1, 1] to the sample
@@ -92,37 +92,94 @@ def slice_coordinates(guide: torch.Tensor) -> torch.Tensor:
     gives (col + 0.5) · Gw / W − 0.5 = gx − 0.5, i.e. exactly the kernel's cell-centred gx (same for y, z).
 
     Args:
-        guide: (B, 1, H, W) in [0, 1].
+        guide: (B, 1, h, W) in [0, 1]: the whole image (h = H), or rows [row_offset, row_offset + h) of it.
+        image_height: H, rows of the whole image (default h: the guide is the whole image).
+        row_offset: index of the guide's first row in the whole image.
     Returns:
-        (B, 1, H, W, 3) normalised coordinates, same dtype and device as ``guide``.
+        (B, 1, h, W, 3) normalised coordinates, same dtype and device as ``guide``.
     """
     batch, _, height, width = guide.shape
+    image_height = height if image_height is None else image_height
+    if row_offset < 0 or row_offset + height > image_height:
+        raise ValueError(
+            f"rows [row_offset, row_offset + h) = [{row_offset}, {row_offset + height}) must lie in [0, image_height = {image_height})"
+        )
+    rows = torch.arange(row_offset, row_offset + height, dtype=guide.dtype, device=guide.device)
+    cols = torch.arange(width, dtype=guide.dtype, device=guide.device)
     # pixel centres in normalised units: x varies along W (columns), y along H (rows)
-    x = (torch.arange(width, dtype=guide.dtype, device=guide.device) + 0.5) * (2.0 / width) - 1.0  # (W,)
-    y = (torch.arange(height, dtype=guide.dtype, device=guide.device) + 0.5) * (2.0 / height) - 1.0  # (H,)
-    x = x.view(1, 1, 1, width).expand(batch, 1, height, width)  # (B, 1, H, W)
-    y = y.view(1, 1, height, 1).expand(batch, 1, height, width)  # (B, 1, H, W)
-    z = 2.0 * guide - 1.0  # the guide picks the depth: [0, 1] → [−1, 1]  (B, 1, H, W)
-    return torch.stack([x, y, z], dim=-1)  # (B, 1, H, W, 3), order (x, y, z) = (W, H, D)
+    x = ((cols + 0.5) * (2.0 / width) - 1.0).view(1, 1, 1, width).expand(batch, 1, height, width)  # (B, 1, h, W)
+    y = ((rows + 0.5) * (2.0 / image_height) - 1.0).view(1, 1, height, 1).expand(batch, 1, height, width)
+    z = 2.0 * guide - 1.0  # the guide picks the depth: [0, 1] → [−1, 1]  (B, 1, h, W)
+    return torch.stack([x, y, z], dim=-1)  # (B, 1, h, W, 3), order (x, y, z) = (W, H, D)
 
 
-def bilateral_slice(grid: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
+def bilateral_slice(
+    grid: torch.Tensor, guide: torch.Tensor, image_height: int | None = None, row_offset: int = 0
+) -> torch.Tensor:
     """Slice a bilateral grid at every pixel: trilinear interpolation at (gx, gy, guide · D).
 
     coeffs[b, c, row, col] = Σ_corners tent(Δx) tent(Δy) tent(Δz) · grid[b, c, z_i, y_i, x_i]
     computed by ``F.grid_sample`` (5-D 'bilinear' is trilinear) with ``align_corners=False`` and
     ``padding_mode='border'`` (= the kernel's clamped indices). Differentiable in grid and guide.
+    Slicing a band of rows (``image_height``, ``row_offset``) gives exactly those rows of the whole
+    slice, so large images can be processed in cache-sized chunks.
 
     Args:
         grid: (B, C, D, Gh, Gw).
-        guide: (B, 1, H, W) in [0, 1].
+        guide: (B, 1, h, W) in [0, 1], the whole image (h = H) or a band of its rows.
+        image_height: H, rows of the whole image (default h).
+        row_offset: index of the guide's first row in the whole image.
     Returns:
-        coeffs (B, C, H, W).
+        coeffs (B, C, h, W).
     """
     _check_grid_and_guide(grid, guide)
-    coords = slice_coordinates(guide).to(grid.dtype)  # (B, 1, H, W, 3)
-    sliced = F.grid_sample(grid, coords, mode="bilinear", padding_mode="border", align_corners=False)  # (B, C, 1, H, W)
-    return sliced.squeeze(2)  # (B, C, H, W)
+    coords = slice_coordinates(guide, image_height, row_offset).to(grid.dtype)  # (B, 1, h, W, 3)
+    sliced = F.grid_sample(grid, coords, mode="bilinear", padding_mode="border", align_corners=False)  # (B, C, 1, h, W)
+    return sliced.squeeze(2)  # (B, C, h, W)
+
+
+def bilateral_slice_stacked(
+    grid: torch.Tensor, guide: torch.Tensor, image_height: int | None = None, row_offset: int = 0
+) -> torch.Tensor:
+    """The same slice as :func:`bilateral_slice`, by two 2-D bilinear samples instead of one 3-D one.
+
+    Trilinear = linear in z between two bilinear (x, y) samples of the depth slices z₀ = ⌊gz − 0.5⌋ and
+    z₀ + 1 (clamped). The D depth slices are stacked top to bottom in one tall 2-D image, each with one
+    replicated row above and below so a bilinear sample never bleeds into the next slice; then one
+    ``F.grid_sample`` call reads both neighbours of every pixel. PyTorch's CPU 2-D sampler is vectorised
+    and its 3-D sampler is not, so this is about 3× faster on a CPU; values agree to float rounding.
+
+    Args:
+        grid: (B, C, D, Gh, Gw).
+        guide: (B, 1, h, W) in [0, 1], the whole image (h = H) or a band of its rows.
+        image_height: H, rows of the whole image (default h).
+        row_offset: index of the guide's first row in the whole image.
+    Returns:
+        coeffs (B, C, h, W). Differentiable in grid and guide.
+    """
+    _check_grid_and_guide(grid, guide)
+    batch, channels, depth, grid_h, grid_w = grid.shape
+    coords = slice_coordinates(guide, image_height, row_offset).to(grid.dtype)  # (B, 1, h, W, 3)
+    x, y = coords[:, 0, ..., 0], coords[:, 0, ..., 1]  # normalised (B, h, W) each
+    # depth slices stacked in a column, one replicated row above and below each   (B, C, D·(Gh + 2), Gw)
+    column = F.pad(grid, (0, 0, 1, 1, 0, 0), mode="replicate").reshape(batch, channels, depth * (grid_h + 2), grid_w)
+    # depth sample position pz = gz − 0.5 = guide · D − 0.5; neighbours z₀ = ⌊pz⌋ and z₀ + 1, weight of z₀ + 1 = pz − z₀
+    pz = guide[:, 0].to(grid.dtype) * depth - 0.5  # (B, h, W)
+    lower = torch.floor(pz.detach())  # no gradient through the choice of cells
+    upper_weight = (pz - lower).unsqueeze(1)  # (B, 1, h, W), carries the guide's gradient
+    row_in_slice = (y + 1.0) * grid_h / 2.0 - 0.5  # gy − 0.5, in rows of one slice   (B, h, W)
+
+    def column_y(z: torch.Tensor) -> torch.Tensor:
+        """Normalised y in the column of row position gy − 0.5 inside (clamped) depth slice z."""
+        z = z.clamp(0, depth - 1)
+        position = z * (grid_h + 2) + 1 + row_in_slice  # sample position in the column's rows
+        return (2.0 * position + 1.0) / (depth * (grid_h + 2)) - 1.0
+
+    # both neighbours in one call: the lower slice's samples, then the upper slice's, along the rows
+    both = torch.stack([torch.cat([x, x], dim=1), torch.cat([column_y(lower), column_y(lower + 1)], dim=1)], dim=-1)
+    sampled = F.grid_sample(column, both, mode="bilinear", padding_mode="border", align_corners=False)  # (B, C, 2h, W)
+    below, above = sampled.chunk(2, dim=2)  # (B, C, h, W) each
+    return below + upper_weight * (above - below)  # linear in z
 
 
 def _tent(delta: float) -> float:
@@ -200,8 +257,9 @@ def apply_coeffs(coeffs: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
             f"image {tuple(image.shape)}"
         )
     matrix = coeffs.view(sizes["B"], 3, 4, sizes["H"], sizes["W"])  # (B, i=3, j=4, H, W)
-    linear = (matrix[:, :, :3] * image.unsqueeze(1)).sum(dim=2)  # Σ_j A[i, j] in_j   (B, 3, H, W)
-    return linear + matrix[:, :, 3]  # + A[i, 3]   (B, 3, H, W)
+    # A[i, 3] + Σ_j A[i, j] in_j, one input channel at a time (no (B, 3, 3, H, W) temporary)   (B, 3, H, W)
+    red, green, blue = image[:, 0:1], image[:, 1:2], image[:, 2:3]  # (B, 1, H, W) each
+    return matrix[:, :, 3] + matrix[:, :, 0] * red + matrix[:, :, 1] * green + matrix[:, :, 2] * blue
 
 
 # ---------------------------------------------------------------------------------------------

@@ -134,6 +134,22 @@ def test_lowres_copy_is_nearest_and_skipped_at_the_right_size():
     assert model.lowres_copy(small) is small
 
 
+@pytest.mark.parametrize("guide", ["pointwise", "curves"])
+def test_chunked_process_equals_forward(guide):
+    torch.manual_seed(12)
+    model = HDRNet(dataclasses.replace(HDRNetConfig.tiny(), guide=guide)).eval()
+    image = torch.rand(2, 3, 45, 70)
+    assert torch.allclose(model.process(image, chunk_rows=16), model(image), rtol=1e-5, atol=1e-5)
+
+
+def test_process_errors():
+    model = HDRNet(HDRNetConfig.tiny())
+    with pytest.raises(ValueError, match=r"process\(\) is for inference: call model.eval\(\) first"):
+        model.process(torch.rand(1, 3, 8, 8))
+    with pytest.raises(ValueError, match="chunk_rows must be ≥ 1; got 0"):
+        model.eval().process(torch.rand(1, 3, 8, 8), chunk_rows=0)
+
+
 # ------------------------------------------------------------------ guides
 
 

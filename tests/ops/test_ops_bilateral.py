@@ -15,6 +15,7 @@ from hdredu.ops.bilateral import (
     bilateral_grid_filter,
     bilateral_slice,
     bilateral_slice_reference,
+    bilateral_slice_stacked,
     bilateral_splat,
     blur_grid,
     grid_from_official,
@@ -234,6 +235,41 @@ def test_common_port_mistakes_disagree_with_the_reference(variant):
     reference = bilateral_slice_reference(grid, guide)
     assert (wrong - reference).abs().max() > 0.05
     assert (bilateral_slice(grid, guide) - reference).abs().max() < 1e-12
+
+
+def test_slicing_bands_of_rows_equals_the_whole_slice():
+    grid, guide = random_problem(depth=8, grid_h=4, grid_w=5, height=13, width=9, seed=22)
+    whole = bilateral_slice(grid, guide)
+    bands = [bilateral_slice(grid, guide[:, :, start : start + 5], 13, start) for start in range(0, 13, 5)]
+    assert torch.equal(torch.cat(bands, dim=2), whole)
+
+
+def test_band_outside_the_image_is_rejected():
+    grid, guide = random_problem()
+    with pytest.raises(ValueError, match=r"rows \[row_offset, row_offset \+ h\) = \[3, 10\) must lie in \[0, image_height = 8\)"):
+        bilateral_slice(grid, guide, image_height=8, row_offset=3)
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [dict(depth=4, grid_h=3, grid_w=4, height=7, width=9), dict(depth=8, grid_h=5, grid_w=2, height=6, width=11)],
+)
+def test_stacked_slice_matches_the_loop_reference(sizes):
+    grid, guide = random_problem(**sizes, seed=23)
+    assert (bilateral_slice_stacked(grid, guide) - bilateral_slice_reference(grid, guide)).abs().max() < 1e-12
+    grid32, guide32 = grid.float(), guide.float()
+    assert (bilateral_slice_stacked(grid32, guide32).double() - bilateral_slice_reference(grid32, guide32)).abs().max() < 1e-5
+
+
+def test_stacked_slice_in_bands_and_its_gradients():
+    grid, guide = random_problem(channels=12, depth=8, grid_h=4, grid_w=5, height=10, width=9, seed=24)
+    bands = [bilateral_slice_stacked(grid, guide[:, :, start : start + 4], 10, start) for start in (0, 4, 8)]
+    assert torch.allclose(torch.cat(bands, dim=2), bilateral_slice(grid, guide), atol=1e-12)
+    small_grid = torch.randn(1, 2, 4, 3, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(25))
+    small_guide = guide_away_from_kinks((1, 1, 7, 9), depth=4, seed=26)
+    small_grid.requires_grad_(True)
+    small_guide.requires_grad_(True)
+    assert torch.autograd.gradcheck(bilateral_slice_stacked, (small_grid, small_guide), eps=1e-6, atol=1e-5)
 
 
 # ------------------------------------------------------------------ splat is the adjoint of slice
