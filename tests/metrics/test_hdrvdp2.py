@@ -15,9 +15,19 @@ import pathlib
 
 import numpy as np
 import pytest
+import torch
 
-from hdredu.metrics.hdrvdp2 import LABEL, HDRVDP2Result, hdrvdp2, pixels_per_degree
-from hdredu.metrics.hdrvdp2 import csf, display, masking, optics, photoreceptors, pooling, pyramid
+from hdredu.metrics.hdrvdp2 import LABEL, HDRVDP2Result, hdrvdp2, hdrvdp2_batch, pixels_per_degree
+from hdredu.metrics.hdrvdp2 import (
+    csf,
+    display,
+    masking,
+    optics,
+    photoreceptors,
+    pooling,
+    pyramid,
+    torch_backend,
+)
 from hdredu.metrics.hdrvdp2.metric import visual_difference
 from hdredu.metrics.hdrvdp2.resize import imresize, mirror_index, resize_weights
 
@@ -215,7 +225,9 @@ def _naive_postpad_filter(x, filter_fn, ppd, pad_value):
 @pytest.mark.parametrize("shape", [(16, 24), (9, 13)])
 def test_postpad_filtering_matches_full_complex_fft(shape):
     x = np.random.default_rng(1).uniform(0, 100, shape)
-    got = optics.fourier_filter_postpad(x, optics.eye_mtf, 30.0, 1e-5)
+    h, w = shape
+    response = optics.eye_mtf(optics.cycles_per_degree_grid((2 * h, 2 * w), 30.0, half=True))
+    got = optics.fourier_filter_postpad(x, response, 1e-5)
     want = _naive_postpad_filter(x, optics.eye_mtf, 30.0, 1e-5)
     assert np.allclose(got, want, rtol=1e-12, atol=1e-10)
 
@@ -736,3 +748,104 @@ def test_rejects_ppd_that_puts_every_band_outside_the_weighted_range(ppd):
 def test_warns_when_values_look_relative():
     with pytest.warns(UserWarning, match="expects absolute luminance"):
         hdrvdp2(np.full((32, 32), 0.5), np.full((32, 32), 0.5))
+
+
+# --------------------------------------------------------------------------------------------------
+# torch path (same computation, batched; CPU here, CUDA where present)
+# --------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(75, 50), (200, 300), (96, 128)])
+def test_torch_pyramid_matches_pyrtools(shape):
+    img = np.random.default_rng(14).standard_normal(shape)
+    bands_np, layout = pyramid.decompose(img)
+    bands_t = torch_backend.decompose(torch.tensor(img)[None])
+    assert [tuple(b.shape[1:]) for b in bands_t] == [b.shape for b in bands_np]
+    for b_np, b_t in zip(bands_np, bands_t):
+        assert np.allclose(b_t[0].numpy(), b_np, rtol=0, atol=1e-12)
+    modified = [b * (i + 1) for i, b in enumerate(bands_np)]
+    recon_t = torch_backend.reconstruct([torch.tensor(b)[None] for b in modified])[0].numpy()
+    assert np.allclose(recon_t, pyramid.reconstruct(modified, layout), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("size", [(13, 19), (50, 75), (96, 128)])
+def test_torch_resize_matches_numpy(size):
+    x = np.random.default_rng(15).standard_normal((2, 3, 25, 38))
+    got = torch_backend.imresize(torch.tensor(x), size).numpy()
+    assert np.allclose(got, imresize(x, size), rtol=0, atol=1e-12)
+
+
+def test_torch_interp_matches_numpy():
+    xp = np.linspace(-5, 5, 256)
+    fp = np.sin(xp) + xp
+    x = np.concatenate([np.random.default_rng(16).uniform(-6, 6, 500), xp[:3], [5.0, -5.0]])
+    got = torch_backend.interp(torch.tensor(x), torch.tensor(xp), torch.tensor(fp)).numpy()
+    assert np.allclose(got, np.interp(x, xp, fp), rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("name", ["lum_96x128_noise_s0.2", "lum_96x128_blob", "rgb_96x128_wb_noise_s0.5"])
+def test_torch_path_agrees_with_numpy(name):
+    tst, ref = reference_pairs()[name]
+    encoding = "rgb-bt.709" if tst.ndim == 3 else "luminance"
+    want = run_pair(name, PPD)
+    got = hdrvdp2(tst, ref, encoding, PPD, device="cpu")
+    assert isinstance(got, HDRVDP2Result) and isinstance(got.P_map, np.ndarray)
+    assert got.Q == pytest.approx(want.Q, abs=1e-9)
+    assert np.allclose(got.P_map, want.P_map, rtol=0, atol=1e-9)
+    assert np.allclose(got.C_map, want.C_map, rtol=1e-9, atol=1e-9)
+
+
+def test_torch_batch_equals_pairs_one_by_one():
+    names = ["lum_96x128_noise_s2", "lum_96x128_exposure_x0.7", "lum_96x128_identical"]
+    pairs = [reference_pairs()[n] for n in names]
+    test = torch.tensor(np.stack([t for t, _ in pairs]))[:, None]  # (3, 1, 96, 128)
+    ref = torch.tensor(np.stack([r for _, r in pairs]))[:, None]
+    res = hdrvdp2_batch(test, ref, pixels_per_degree=PPD)
+    assert res.Q.shape == (3,) and res.P_map.shape == (3, 96, 128)
+    for i, name in enumerate(names):
+        single = run_pair(name, PPD)
+        assert res.Q[i].item() == pytest.approx(single.Q, abs=1e-9)
+        assert np.allclose(res.P_map[i].numpy(), single.P_map, atol=1e-9)
+    assert res.Q[2].item() == 100.0 and res.P_det[2].item() == 0.0
+
+
+def test_torch_float32_is_close_to_float64():
+    tst, ref = reference_pairs()["lum_96x128_noise_s0.2"]
+    res = hdrvdp2_batch(tst[None, None], ref[None, None], pixels_per_degree=PPD, dtype=torch.float32)
+    assert res.Q.dtype == torch.float32
+    assert res.Q.item() == pytest.approx(run_pair("lum_96x128_noise_s0.2", PPD).Q, abs=0.01)
+
+
+def test_torch_batch_display_encoding_matches_numpy():
+    rng = np.random.default_rng(17)
+    v_ref = rng.uniform(0, 1, (40, 48, 3))
+    v_tst = np.clip(v_ref + 0.02 * rng.standard_normal(v_ref.shape), 0, 1)
+    want = hdrvdp2(v_tst, v_ref, "sRGB-display", PPD)
+    chw = [np.moveaxis(v, -1, 0)[None] for v in (v_tst, v_ref)]
+    got = hdrvdp2_batch(*chw, color_encoding="sRGB-display", pixels_per_degree=PPD)
+    assert got.Q.item() == pytest.approx(want.Q, abs=1e-9)
+
+
+def test_torch_batch_rejects_bad_input():
+    good = torch.full((2, 1, 32, 32), 50.0)
+    with pytest.raises(ValueError, match=r"test must have shape \(B, 3, H, W\) for color_encoding='rgb-bt.709'; got \(2, 1, 32, 32\)"):
+        hdrvdp2_batch(good, good, color_encoding="rgb-bt.709")
+    bad = good.clone()
+    bad[1, 0, 5, 5] = float("nan")
+    with pytest.raises(ValueError, match="reference must be finite; it has 1 NaN or infinite values"):
+        hdrvdp2_batch(good, bad)
+    with pytest.raises(ValueError, match="test must be non-negative"):
+        hdrvdp2_batch(-good, good)
+    with pytest.raises(ValueError, match="test and reference must have the same shape"):
+        hdrvdp2_batch(good, good[:1])
+    with pytest.raises(ValueError, match="color_encoding must be one of"):
+        hdrvdp2_batch(good, good, color_encoding="hdr10")
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_path_agrees_with_numpy():
+    tst, ref = reference_pairs()["lum_200x300_exposure_x0.7"]
+    got = hdrvdp2(tst, ref, pixels_per_degree=PPD, device="cuda")
+    want = run_pair("lum_200x300_exposure_x0.7", PPD)
+    assert got.Q == pytest.approx(want.Q, abs=1e-9)
+    assert np.allclose(got.P_map, want.P_map, atol=1e-9)

@@ -13,10 +13,13 @@ Modules, in the order the metric runs them:
 * :mod:`.masking`: threshold-normalised differences under masking (§10);
 * :mod:`.pooling`: P_map and Q (§11, §12);
 * :mod:`.resize`: MATLAB-compatible bicubic resize (§13);
-* :mod:`.metric`: the assembled metric.
+* :mod:`.metric`: the assembled metric;
+* :mod:`.torch_backend`: the same computation in torch, batched, for GPUs (:func:`hdrvdp2_batch`,
+  or ``hdrvdp2(..., device=...)``).
 """
 
 from .display import pixels_per_degree
 from .metric import LABEL, HDRVDP2Result, hdrvdp2
+from .torch_backend import HDRVDP2BatchResult, hdrvdp2_batch
 
-__all__ = ["hdrvdp2", "pixels_per_degree", "HDRVDP2Result", "LABEL"]
+__all__ = ["hdrvdp2", "hdrvdp2_batch", "pixels_per_degree", "HDRVDP2Result", "HDRVDP2BatchResult", "LABEL"]

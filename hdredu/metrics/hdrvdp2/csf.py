@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optics import fourier_filter_postpad
+from .optics import cycles_per_degree_grid, fourier_filter_postpad
 from .resize import imresize
 
 # §9: nCSF parameters p1..p4, interpolated linearly in log10 L_a between these rows
@@ -130,6 +130,6 @@ def filter_lowpass_band(
     Returns:
         (h, w) filtered band.
     """
-    return fourier_filter_postpad(
-        band, lambda rho: ncsf(rho, mean_adapting), LOWPASS_GRID_FACTOR * freq, pad_value
-    )
+    h, w = band.shape
+    rho = cycles_per_degree_grid((2 * h, 2 * w), LOWPASS_GRID_FACTOR * freq, half=True)
+    return fourier_filter_postpad(band, ncsf(rho, mean_adapting), pad_value)

@@ -7,6 +7,7 @@ from M. Narwaria et al., J. Electronic Imaging 24(1), 2015; version 2.2.1 rescal
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import warnings
 
@@ -64,6 +65,7 @@ def hdrvdp2(
     reference,
     color_encoding: str = "luminance",
     pixels_per_degree: float = DEFAULT_PPD,
+    device=None,
 ) -> HDRVDP2Result:
     """HDR-VDP-2.2.1 visibility (P_map) and quality (Q) of a test image against a reference.
 
@@ -85,6 +87,9 @@ def hdrvdp2(
             ``"XYZ"`` (CIE XYZ in cd/m²).
         pixels_per_degree: angular resolution (see :func:`pixels_per_degree`); the default is a
             24-inch 1920×1080 display at 0.5 m, 32.4529519503.
+        device: None (default) computes with numpy; a torch device (``"cpu"``, ``"cuda"``, …)
+            computes the same thing with the torch path in float64 on that device (results are
+            returned as numpy arrays). For batches see :func:`hdrvdp2_batch`.
 
     Returns:
         :class:`HDRVDP2Result` with ``Q``, ``P_map`` (H, W), ``P_det`` and ``C_map`` (H, W).
@@ -95,15 +100,17 @@ def hdrvdp2(
             a ``pixels_per_degree`` that is not a positive number or that puts every band outside
             the frequency range where Q has weight.
     """
-    encoding = _check_encoding(color_encoding)
+    encoding = check_encoding(color_encoding)
     test = _check_image(test, "test", encoding)
     reference = _check_image(reference, "reference", encoding)
-    _check_pair(test, reference)
-    ppd = _check_ppd(pixels_per_degree, test.shape[:2])
+    check_pair(test.shape, reference.shape, test.shape[:2])
+    ppd = check_ppd(pixels_per_degree, test.shape[:2])
     test_phys = to_physical(test, encoding)  # (H, W, C) cd/m², §1
     ref_phys = to_physical(reference, encoding)
-    _warn_if_relative(test_phys, encoding)
-    return visual_difference(test_phys, ref_phys, ppd)
+    warn_if_relative(float(test_phys[..., 0 if test_phys.shape[-1] == 1 else 1].max()), encoding)
+    if device is None:
+        return visual_difference(test_phys, ref_phys, ppd)
+    return _visual_difference_on_device(test_phys, ref_phys, ppd, device)
 
 
 def visual_difference(
@@ -125,13 +132,13 @@ def visual_difference(
         :class:`HDRVDP2Result`.
     """
     renorm = resize_renormalise
-    # §3 optics, §4–§6 photoreceptors and achromatic response
-    adapt_test, resp_test = achromatic_response(apply_optics(test, ppd))
-    adapt_ref, resp_ref = achromatic_response(apply_optics(reference, ppd))
+    # §3 optics, §4–§6 photoreceptors, §7 steerable pyramid: the two images are independent up to
+    # here, so they run in two threads (numpy, scipy.fft and pyrtools' C code release the GIL)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(_image_pathway, image, ppd) for image in (test, reference)]
+        (adapt_test, bands_test, layout), (adapt_ref, bands_ref, _) = [f.result() for f in futures]
 
-    # §7 steerable pyramids; §8 CSF filtering of the low-pass band of each image
-    bands_test, layout = decompose(resp_test)
-    bands_ref, _ = decompose(resp_ref)
+    # §8 CSF filtering of the low-pass band of each image
     n_bands = len(bands_ref)
     freqs = band_frequencies(n_bands, ppd)
     pad = bands_ref[-1].mean()  # the reference's low-pass mean pads both images
@@ -159,7 +166,37 @@ def visual_difference(
     return HDRVDP2Result(Q=float(q), P_map=p_map, P_det=float(p_map.max()), C_map=contrast)
 
 
-def _check_encoding(color_encoding) -> str:
+def _image_pathway(image: np.ndarray, ppd: float):
+    """Optics (§3), photoreceptors and achromatic response (§4–§6), pyramid (§7) of one image.
+
+    Returns:
+        ``(L_a, bands, layout)``: (H, W) adapting luminance, the pyramid bands and the ``pyrtools``
+        layout object (see :func:`.pyramid.decompose`).
+    """
+    adapting, response = achromatic_response(apply_optics(image, ppd))
+    bands, layout = decompose(response)
+    return adapting, bands, layout
+
+
+def _visual_difference_on_device(test: np.ndarray, reference: np.ndarray, ppd: float, device):
+    """Run :func:`.torch_backend.visual_difference` (float64) on ``device`` for one (H, W, C) pair."""
+    import torch
+
+    from .torch_backend import visual_difference as visual_difference_torch
+
+    def to_tensor(a):  # (H, W, C) → (1, C, H, W)
+        return torch.tensor(np.moveaxis(a, -1, 0)[None].copy(), dtype=torch.float64, device=device)
+
+    res = visual_difference_torch(to_tensor(test), to_tensor(reference), ppd)
+    return HDRVDP2Result(
+        Q=float(res.Q[0]),
+        P_map=res.P_map[0].cpu().numpy(),
+        P_det=float(res.P_det[0]),
+        C_map=res.C_map[0].cpu().numpy(),
+    )
+
+
+def check_encoding(color_encoding) -> str:
     """Lower-cased encoding name, or a ValueError listing the accepted names."""
     key = color_encoding.lower() if isinstance(color_encoding, str) else None
     if key not in COLOR_ENCODINGS:
@@ -169,7 +206,7 @@ def _check_encoding(color_encoding) -> str:
 
 
 def _check_image(image, name: str, encoding: str) -> np.ndarray:
-    """Validate one input image for ``encoding``: shape, finiteness and range (§1)."""
+    """Validate one (H, W[, C]) input image for ``encoding``: shape, finiteness and range (§1)."""
     x = np.asarray(image, dtype=np.float64)
     channels = COLOR_ENCODINGS[encoding]
     if channels == 1:
@@ -182,38 +219,46 @@ def _check_image(image, name: str, encoding: str) -> np.ndarray:
         raise ValueError(
             f"{name} must have shape {expected} for color_encoding={encoding!r}; got {x.shape}"
         )
-    n_bad = int(np.count_nonzero(~np.isfinite(x)))
-    if n_bad:
-        raise ValueError(f"{name} must be finite; it has {n_bad} NaN or infinite values")
-    if encoding in DISPLAY_ENCODINGS:
-        if x.min() < 0.0 or x.max() > 1.0:
-            raise ValueError(
-                f"{name} must hold display values in [0, 1] for color_encoding={encoding!r}; "
-                f"got values in [{x.min():.4g}, {x.max():.4g}]"
-            )
-    elif x.min() < 0.0:
-        raise ValueError(
-            f"{name} must be non-negative (absolute values in cd/m²) for "
-            f"color_encoding={encoding!r}; got a minimum of {x.min():.4g}"
-        )
+    check_values(name, encoding, int(np.count_nonzero(~np.isfinite(x))), x.min(), x.max())
     return x
 
 
-def _check_pair(test: np.ndarray, reference: np.ndarray) -> None:
-    """Same shape, and large enough for the 17-tap pyramid filter (§7)."""
-    if test.shape != reference.shape:
+def check_values(name: str, encoding: str, n_non_finite: int, lowest: float, highest: float) -> None:
+    """Raise a ValueError unless the values of image ``name`` suit ``encoding`` (§1).
+
+    All values must be finite; display encodings need values in [0, 1], the others non-negative
+    absolute values. Shared by the numpy and the torch entry points.
+    """
+    if n_non_finite:
+        raise ValueError(f"{name} must be finite; it has {n_non_finite} NaN or infinite values")
+    if encoding in DISPLAY_ENCODINGS:
+        if lowest < 0.0 or highest > 1.0:
+            raise ValueError(
+                f"{name} must hold display values in [0, 1] for color_encoding={encoding!r}; "
+                f"got values in [{lowest:.4g}, {highest:.4g}]"
+            )
+    elif lowest < 0.0:
         raise ValueError(
-            f"test and reference must have the same shape; got test {test.shape} and "
-            f"reference {reference.shape}"
+            f"{name} must be non-negative (absolute values in cd/m²) for "
+            f"color_encoding={encoding!r}; got a minimum of {lowest:.4g}"
         )
-    if min(test.shape[:2]) < LOWPASS_TAPS:
+
+
+def check_pair(test_shape: tuple, reference_shape: tuple, size: tuple[int, int]) -> None:
+    """Same shape, and an image size (H, W) large enough for the 17-tap pyramid filter (§7)."""
+    if tuple(test_shape) != tuple(reference_shape):
+        raise ValueError(
+            f"test and reference must have the same shape; got test {tuple(test_shape)} and "
+            f"reference {tuple(reference_shape)}"
+        )
+    if min(size) < LOWPASS_TAPS:
         raise ValueError(
             f"test and reference must be at least {LOWPASS_TAPS}×{LOWPASS_TAPS} pixels (the "
-            f"steerable pyramid's 17-tap low-pass filter); got {test.shape[0]}×{test.shape[1]}"
+            f"steerable pyramid's 17-tap low-pass filter); got {size[0]}×{size[1]}"
         )
 
 
-def _check_ppd(ppd, size: tuple[int, int]) -> float:
+def check_ppd(ppd, size: tuple[int, int]) -> float:
     """A positive, finite ppd that leaves at least one band where the Q weights are non-zero (§12)."""
     try:
         value = float(ppd)
@@ -235,12 +280,14 @@ def _check_ppd(ppd, size: tuple[int, int]) -> float:
     return value
 
 
-def _warn_if_relative(test_phys: np.ndarray, encoding: str) -> None:
-    """Warn (as the reference does) when the test image looks relative rather than absolute (§1)."""
-    if encoding in DISPLAY_ENCODINGS:
-        return
-    channel = test_phys[..., 0] if test_phys.shape[-1] == 1 else test_phys[..., 1]  # green for RGB
-    if channel.max() <= 1.0:
+def warn_if_relative(test_peak: float, encoding: str) -> None:
+    """Warn (as the reference does) when the test image looks relative rather than absolute (§1).
+
+    Args:
+        test_peak: largest value of the test image after conversion (the green channel for RGB).
+        encoding: lower-case colour encoding; display encodings never warn.
+    """
+    if encoding not in DISPLAY_ENCODINGS and test_peak <= 1.0:
         warnings.warn(
             "the test image's largest value is <= 1 cd/m²: HDR-VDP-2 expects absolute luminance; "
             "scale relative images to cd/m² (e.g. I / max(I) · peak luminance)",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+import functools
 
 import numpy as np
 import scipy.fft
@@ -39,20 +39,18 @@ def cycles_per_degree_grid(shape: tuple[int, int], ppd: float, half: bool = Fals
     return np.sqrt(f_x[None, :] ** 2 + f_y[:, None] ** 2)
 
 
-def fourier_filter_postpad(
-    x: np.ndarray, filter_fn: Callable[[np.ndarray], np.ndarray], ppd: float, pad_value: float
-) -> np.ndarray:
+def fourier_filter_postpad(x: np.ndarray, response: np.ndarray, pad_value: float) -> np.ndarray:
     """Filter ``x`` with a radial frequency response, padding to twice its size at the bottom/right, §2.
 
     The array is padded from H×W to 2H×2W with ``pad_value`` (rows appended at the bottom, columns at
-    the right), multiplied in the Fourier domain by ``filter_fn(ρ)`` on the cycles-per-degree grid of
-    the padded size, transformed back and cropped to the top-left H×W. Because ρ is even in both
-    frequencies, a real FFT gives the real part of the full complex computation.
+    the right), multiplied in the Fourier domain by the filter, transformed back and cropped to the
+    top-left H×W. Because the filter is a function of ρ, which is even in both frequencies, a real
+    FFT gives the real part of the full complex computation.
 
     Args:
         x: (H, W) float array.
-        filter_fn: maps ρ (cycles/deg, any shape) to real filter values of the same shape.
-        ppd: pixels per degree of ``x``.
+        response: real filter values on ``cycles_per_degree_grid((2H, 2W), ppd, half=True)``,
+            shape (2H, W + 1).
         pad_value: constant used for the padding.
 
     Returns:
@@ -61,8 +59,7 @@ def fourier_filter_postpad(
     h, w = x.shape
     padded = np.full((2 * h, 2 * w), pad_value, dtype=np.float64)
     padded[:h, :w] = x
-    rho = cycles_per_degree_grid((2 * h, 2 * w), ppd, half=True)
-    spectrum = scipy.fft.rfft2(padded, workers=-1) * filter_fn(rho)
+    spectrum = scipy.fft.rfft2(padded, workers=-1) * response
     return scipy.fft.irfft2(spectrum, s=(2 * h, 2 * w), workers=-1)[:h, :w]
 
 
@@ -83,6 +80,15 @@ def eye_mtf(rho: np.ndarray) -> np.ndarray:
     return out
 
 
+@functools.lru_cache(maxsize=8)
+def mtf_response(image_shape: tuple[int, int], ppd: float) -> np.ndarray:
+    """MTF on the half grid of the 2H×2W padded image (cached per size and ppd, read-only)."""
+    h, w = image_shape
+    response = eye_mtf(cycles_per_degree_grid((2 * h, 2 * w), ppd, half=True))
+    response.setflags(write=False)
+    return response
+
+
 def apply_optics(image: np.ndarray, ppd: float, surround: float = SURROUND_LUMINANCE) -> np.ndarray:
     """Scatter light in the eye: MTF-filter each channel and clamp, §3.
 
@@ -94,7 +100,8 @@ def apply_optics(image: np.ndarray, ppd: float, surround: float = SURROUND_LUMIN
     Returns:
         L_O, (H, W, C) retinal luminance in cd/m², clamped to [1e-5, 1e10].
     """
+    response = mtf_response(image.shape[:2], ppd)
     channels = [
-        fourier_filter_postpad(image[..., c], eye_mtf, ppd, surround) for c in range(image.shape[-1])
+        fourier_filter_postpad(image[..., c], response, surround) for c in range(image.shape[-1])
     ]
     return np.clip(np.stack(channels, axis=-1), *OPTICS_CLAMP)
