@@ -83,6 +83,28 @@ def grid_to_official(grid: torch.Tensor) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------------
 
 
+def _normalised_pixel_centres(
+    guide: torch.Tensor, image_height: int | None, row_offset: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pixel centres in grid_sample's normalised units: x = 2 (col + 0.5) / W − 1, y = 2 (row + 0.5) / H − 1.
+
+    Args:
+        guide: (B, 1, h, W), rows [row_offset, row_offset + h) of an image ``image_height`` rows tall
+            (None: the guide is the whole image).
+    Returns:
+        x (W,) and y (h,), in the guide's dtype and device.
+    """
+    height, width = guide.shape[2:]
+    image_height = height if image_height is None else image_height
+    if row_offset < 0 or row_offset + height > image_height:
+        raise ValueError(
+            f"rows [row_offset, row_offset + h) = [{row_offset}, {row_offset + height}) must lie in [0, image_height = {image_height})"
+        )
+    rows = torch.arange(row_offset, row_offset + height, dtype=guide.dtype, device=guide.device)
+    cols = torch.arange(width, dtype=guide.dtype, device=guide.device)
+    return (cols + 0.5) * (2.0 / width) - 1.0, (rows + 0.5) * (2.0 / image_height) - 1.0
+
+
 def slice_coordinates(guide: torch.Tensor, image_height: int | None = None, row_offset: int = 0) -> torch.Tensor:
     """Sampling positions for ``F.grid_sample``: (B, 1, H, W, 3), last axis ordered (x, y, z).
 
@@ -99,16 +121,9 @@ def slice_coordinates(guide: torch.Tensor, image_height: int | None = None, row_
         (B, 1, h, W, 3) normalised coordinates, same dtype and device as ``guide``.
     """
     batch, _, height, width = guide.shape
-    image_height = height if image_height is None else image_height
-    if row_offset < 0 or row_offset + height > image_height:
-        raise ValueError(
-            f"rows [row_offset, row_offset + h) = [{row_offset}, {row_offset + height}) must lie in [0, image_height = {image_height})"
-        )
-    rows = torch.arange(row_offset, row_offset + height, dtype=guide.dtype, device=guide.device)
-    cols = torch.arange(width, dtype=guide.dtype, device=guide.device)
-    # pixel centres in normalised units: x varies along W (columns), y along H (rows)
-    x = ((cols + 0.5) * (2.0 / width) - 1.0).view(1, 1, 1, width).expand(batch, 1, height, width)  # (B, 1, h, W)
-    y = ((rows + 0.5) * (2.0 / image_height) - 1.0).view(1, 1, height, 1).expand(batch, 1, height, width)
+    x, y = _normalised_pixel_centres(guide, image_height, row_offset)  # (W,), (h,)
+    x = x.view(1, 1, 1, width).expand(batch, 1, height, width)  # (B, 1, h, W)
+    y = y.view(1, 1, height, 1).expand(batch, 1, height, width)  # (B, 1, h, W)
     z = 2.0 * guide - 1.0  # the guide picks the depth: [0, 1] → [−1, 1]  (B, 1, h, W)
     return torch.stack([x, y, z], dim=-1)  # (B, 1, h, W, 3), order (x, y, z) = (W, H, D)
 
@@ -159,25 +174,23 @@ def bilateral_slice_stacked(
     """
     _check_grid_and_guide(grid, guide)
     batch, channels, depth, grid_h, grid_w = grid.shape
-    coords = slice_coordinates(guide, image_height, row_offset).to(grid.dtype)  # (B, 1, h, W, 3)
-    x, y = coords[:, 0, ..., 0], coords[:, 0, ..., 1]  # normalised (B, h, W) each
+    height, width = guide.shape[2:]
+    x, y = _normalised_pixel_centres(guide, image_height, row_offset)  # (W,), (h,)
     # depth slices stacked in a column, one replicated row above and below each   (B, C, D·(Gh + 2), Gw)
     column = F.pad(grid, (0, 0, 1, 1, 0, 0), mode="replicate").reshape(batch, channels, depth * (grid_h + 2), grid_w)
     # depth sample position pz = gz − 0.5 = guide · D − 0.5; neighbours z₀ = ⌊pz⌋ and z₀ + 1, weight of z₀ + 1 = pz − z₀
     pz = guide[:, 0].to(grid.dtype) * depth - 0.5  # (B, h, W)
     lower = torch.floor(pz.detach())  # no gradient through the choice of cells
     upper_weight = (pz - lower).unsqueeze(1)  # (B, 1, h, W), carries the guide's gradient
-    row_in_slice = (y + 1.0) * grid_h / 2.0 - 0.5  # gy − 0.5, in rows of one slice   (B, h, W)
-
-    def column_y(z: torch.Tensor) -> torch.Tensor:
-        """Normalised y in the column of row position gy − 0.5 inside (clamped) depth slice z."""
-        z = z.clamp(0, depth - 1)
-        position = z * (grid_h + 2) + 1 + row_in_slice  # sample position in the column's rows
-        return (2.0 * position + 1.0) / (depth * (grid_h + 2)) - 1.0
-
-    # both neighbours in one call: the lower slice's samples, then the upper slice's, along the rows
-    both = torch.stack([torch.cat([x, x], dim=1), torch.cat([column_y(lower), column_y(lower + 1)], dim=1)], dim=-1)
-    sampled = F.grid_sample(column, both, mode="bilinear", padding_mode="border", align_corners=False)  # (B, C, 2h, W)
+    # row r = gy − 0.5 of slice z sits at row z·(Gh + 2) + 1 + r of the column; normalised for grid_sample
+    # (align_corners=False): 2·(row + 0.5) / (D·(Gh + 2)) − 1 = z · 2/D + row_term
+    rows_in_slice = (y.to(grid.dtype) + 1.0) * grid_h / 2.0 - 0.5  # gy − 0.5   (h,)
+    row_term = ((2.0 * (1.0 + rows_in_slice) + 1.0) / (depth * (grid_h + 2)) - 1.0).view(1, height, 1)  # (1, h, 1)
+    coords = grid.new_empty(batch, 2 * height, width, 2)  # lower slice's samples on top, upper slice's below
+    coords[..., 0] = x.to(grid.dtype)  # same x for both
+    coords[:, :height, :, 1] = lower.clamp(0, depth - 1) * (2.0 / depth) + row_term
+    coords[:, height:, :, 1] = (lower + 1).clamp(0, depth - 1) * (2.0 / depth) + row_term
+    sampled = F.grid_sample(column, coords, mode="bilinear", padding_mode="border", align_corners=False)  # (B, C, 2h, W)
     below, above = sampled.chunk(2, dim=2)  # (B, C, h, W) each
     return below + upper_weight * (above - below)  # linear in z
 
