@@ -36,11 +36,7 @@ unit: setup
 
 check-notebooks: setup
 	$(BIN)/nbstripout --verify $(NOTEBOOKS)
-	@for nb in $(NOTEBOOKS); do \
-	  $(BIN)/jupytext --quiet --to py:percent "$$nb" -o - | diff -q - "$${nb%.ipynb}.py" >/dev/null \
-	    || { echo "$$nb and $${nb%.ipynb}.py differ: run 'make sync-notebooks'"; exit 1; }; \
-	done
-	@echo "notebooks: outputs stripped, py:percent pairs in sync"
+	$(BIN)/python tools/check_notebooks.py $(NOTEBOOKS)
 
 notebooks: setup
 	HDREDU_FAST=1 $(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
