@@ -15,6 +15,7 @@ import numpy as np
 
 HDR_SUFFIXES = (".exr", ".hdr")
 LDR_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
+HALF_MAX = 65504.0  # the largest finite float16
 
 
 class ImageReadError(ValueError):
@@ -94,6 +95,9 @@ def write_hdr(path, image: np.ndarray, half: bool = False) -> Path:
     if suffix == ".exr":
         import OpenEXR
 
+        if half and image.max() > HALF_MAX:
+            raise ValueError(f"image for {path} peaks at {image.max():.4g}, above the float16 maximum {HALF_MAX}: "
+                             "write it with half=False (float32) or scale it down")
         pixels = image.astype(np.float16) if half else image
         header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
         OpenEXR.File(header, {"RGB": pixels}).write(str(path))
