@@ -207,10 +207,14 @@ def test_bad_exposure_file(fake_root, text, message):
     assert "002" in str(info.value)  # the scene's file is named
 
 
-def test_missing_exposure_file(fake_root):
+@pytest.mark.parametrize("name, message", [
+    ("exposure.txt", r"001/exposure.txt is missing: every scene needs exposure.txt with 3 EV stops"),
+    ("HDRImg.hdr", r"001/HDRImg.hdr is missing: every scene needs its ground truth HDRImg.hdr"),
+])
+def test_missing_scene_file(fake_root, name, message):
     root, _ = fake_root
-    (root / "Training" / "001" / "exposure.txt").unlink()
-    with pytest.raises(FileNotFoundError, match=r"001/exposure.txt is missing"):
+    (root / "Training" / "001" / name).unlink()
+    with pytest.raises(FileNotFoundError, match=message):
         Kalantari(root, "train")
 
 
@@ -231,13 +235,6 @@ def test_mismatched_frame_sizes(fake_root):
                                          r"HDRImg.hdr 64x96"):
         dataset[1]
     dataset[0]  # the other scene still loads
-
-
-def test_missing_hdr(fake_root):
-    root, _ = fake_root
-    (root / "Training" / "001" / "HDRImg.hdr").unlink()
-    with pytest.raises(FileNotFoundError, match=r"001/HDRImg.hdr is missing"):
-        Kalantari(root, "train")
 
 
 def test_corrupt_hdr_names_the_file(fake_root):
