@@ -30,7 +30,8 @@ class Brackets:
         exposure_times: (N,) seconds, t = 2^EV with the shortest t = 1 (Kalantari convention).
         hdr: (3, H, W) ground-truth linear radiance in [0, 1], aligned to the reference frame.
         ref_idx: index of the reference frame (the middle one for three exposures).
-        saturation_mask: (N, 1, H, W) 1 where a frame has a saturated channel.
+        saturation_mask: (N, 1, H, W) 1 where a frame has a channel at or above 0.98 (near-clipped too, so it
+            covers more than ``saturated_fraction``, which counts pixels that actually clip).
         motion_mask: (N, 1, H, W) 1 where frame i differs from the reference because of the moving object
             (its footprint in frame i or in the reference); all zeros for the reference itself.
         crf: name of the camera response that made the frames (see ``hdredu.imaging.camera.CRFS``).

@@ -61,8 +61,8 @@ def crf_pair(name: str):
 def _broadcast_times(exposure_times, like: torch.Tensor, channel_dims: int = 3) -> torch.Tensor:
     """Turn a float or a (..., N) tensor of exposure times into a tensor that broadcasts over (..., N, C, H, W)."""
     times = torch.as_tensor(exposure_times, dtype=like.dtype, device=like.device)
-    if torch.any(times <= 0):
-        raise ValueError(f"exposure_times must be positive; got {times.tolist()}")
+    if not torch.all(times > 0):  # also catches NaN
+        raise ValueError(f"exposure_times must be positive numbers; got {times.tolist()}")
     return times.reshape(times.shape + (1,) * channel_dims)
 
 

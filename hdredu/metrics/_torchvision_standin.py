@@ -16,11 +16,12 @@ import torch.nn.functional as F
 class GaussianBlur(torch.nn.Module):
     """Blur (..., C, H, W) with a separable normalised Gaussian, reflect padding (torchvision semantics)."""
 
-    def __init__(self, kernel_size, sigma=(0.1, 2.0)):
+    def __init__(self, kernel_size, sigma: float = 1.0):
         super().__init__()
         self.kernel_size = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
-        sigma = (sigma, sigma) if isinstance(sigma, (int, float)) else tuple(sigma)
-        self.sigma = sigma if len(sigma) == 2 else (sigma[0], sigma[0])
+        if not isinstance(sigma, (int, float)):  # torchvision would sample from a (min, max) range
+            raise TypeError(f"the stand-in GaussianBlur takes one fixed sigma; got {sigma!r}")
+        self.sigma = (float(sigma), float(sigma))
 
     @staticmethod
     def _kernel1d(size: int, sigma: float, dtype, device) -> torch.Tensor:
