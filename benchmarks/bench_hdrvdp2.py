@@ -2,6 +2,7 @@
 
     python benchmarks/bench_hdrvdp2.py                   # 256², 512², 1024²; numpy and torch
     python benchmarks/bench_hdrvdp2.py --sizes 512 --repeats 5 --no-torch
+    python benchmarks/bench_hdrvdp2.py --torch-threads 1      # on a busy machine
 
 Columns: the numpy path (``hdrvdp2(...)``), the torch path on CPU (``device="cpu"``, float64) and,
 when CUDA is present, the torch path on the GPU for one pair and per pair in a batch of 8. Times are
@@ -56,7 +57,11 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-torch", action="store_true", help="time the numpy path only")
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="torch.set_num_threads for the CPU column (default: torch's choice)")
     args = parser.parse_args()
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
 
     cuda = torch.cuda.is_available() and not args.no_torch
     print(f"HDR-VDP-2.2 Q timing, ppd {PPD:.2f}; {os.cpu_count()} CPUs, torch threads "

@@ -27,7 +27,11 @@ def band_gain(band_index: int) -> float:
 
 def signed_power(x: np.ndarray, exponent: float, n: float) -> np.ndarray:
     """sign(x)·|x/n|^exponent·n, the band-normalised power used for E (p) and D′ (pf), §10."""
-    return np.sign(x) * np.abs(x / n) ** exponent * n
+    out = np.abs(x)
+    out /= n  # n is a power of two: |x|/n = |x/n| exactly
+    np.power(out, exponent, out=out)
+    out *= n
+    return np.copysign(out, x, out=out)  # sign(x)·(…); zeros stay zero
 
 
 def box3(x: np.ndarray) -> np.ndarray:
@@ -43,13 +47,21 @@ def box3(x: np.ndarray) -> np.ndarray:
     return scipy.ndimage.uniform_filter(x, size=size, mode="constant", cval=0.0)
 
 
-def mutual_maskers(bands_test: list[np.ndarray], bands_ref: list[np.ndarray]) -> list[np.ndarray]:
-    """m(b, o) = box3(min(|B_T|, |B_R|)) for every band and orientation, §10.
+def mutual_masker(band_test: np.ndarray, band_ref: np.ndarray) -> np.ndarray:
+    """m(b, o) = box3(min(|B_T|, |B_R|)) for each orientation of one band, §10.
+
+    Args:
+        band_test, band_ref: (n_orient, h, w) bands of the two images.
 
     Returns:
-        List like the bands, each (n_orient, h, w).
+        (n_orient, h, w).
     """
-    return [box3(np.minimum(np.abs(t), np.abs(r))) for t, r in zip(bands_test, bands_ref)]
+    return box3(np.minimum(np.abs(band_test), np.abs(band_ref)))
+
+
+def mutual_maskers(bands_test: list[np.ndarray], bands_ref: list[np.ndarray]) -> list[np.ndarray]:
+    """:func:`mutual_masker` of every band: a list like the bands."""
+    return [mutual_masker(t, r) for t, r in zip(bands_test, bands_ref)]
 
 
 def pick_orientations(masker: np.ndarray, n_orient: int) -> np.ndarray:
@@ -113,9 +125,21 @@ def normalised_difference(
     # cross-orientation: the band's other orientations (0 for one-plane bands)
     m_xo = np.maximum(m_self.sum(axis=0, keepdims=True) - m_self, 0.0)
     m_xn = neighbour_masking(maskers, b, renormalise)
-    mask_signal = n * (
-        K_SELF * (m_self / (noise * n)) ** MASK_Q
-        + K_XO * (m_xo / (noise * n)) ** MASK_Q
-        + K_XN * (m_xn / noise) ** MASK_Q
-    )
-    return excitation / np.sqrt(noise ** (2.0 * MASK_P) + mask_signal**2)
+    # N_mask = n·[k_self·(m_self/(N·n))^q + k_xo·(m_xo/(N·n))^q + k_xn·(m_xn/N)^q]
+    mask_signal = _weighted_power(m_self, noise * n, K_SELF)
+    mask_signal += _weighted_power(m_xo, noise * n, K_XO)
+    mask_signal += _weighted_power(m_xn, noise, K_XN)
+    mask_signal *= n
+    # D = E / sqrt(N^(2p) + N_mask²)
+    np.square(mask_signal, out=mask_signal)
+    mask_signal += noise ** (2.0 * MASK_P)
+    np.sqrt(mask_signal, out=mask_signal)
+    return np.divide(excitation, mask_signal, out=excitation)
+
+
+def _weighted_power(masker: np.ndarray, scale: np.ndarray | float, weight: float) -> np.ndarray:
+    """weight·(masker/scale)^q as a new array (one term of N_mask, §10)."""
+    out = np.divide(masker, scale)
+    np.power(out, MASK_Q, out=out)
+    out *= weight
+    return out

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import functools
 import warnings
 
 import numpy as np
 
 from .csf import band_noise_level, filter_lowpass_band, log_adapting_luminance
 from .display import COLOR_ENCODINGS, DISPLAY_ENCODINGS, pixels_per_degree, to_physical
-from .masking import PSYCH_EXPONENT, band_gain, mutual_maskers, normalised_difference, signed_power
+from .masking import PSYCH_EXPONENT, band_gain, mutual_masker, normalised_difference, signed_power
 from .optics import apply_optics
 from .photoreceptors import achromatic_response
 from .pooling import (
@@ -131,39 +132,50 @@ def visual_difference(
     Returns:
         :class:`HDRVDP2Result`.
     """
-    renorm = resize_renormalise
-    # §3 optics, §4–§6 photoreceptors, §7 steerable pyramid: the two images are independent up to
-    # here, so they run in two threads (numpy, scipy.fft and pyrtools' C code release the GIL)
+    # Independent pieces of work (the two images; the bands) run in two threads: numpy ufuncs,
+    # scipy and pyrtools' C code release the GIL. Results do not depend on the scheduling.
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        # §3 optics, §4–§6 photoreceptors, §7 steerable pyramid, one image per thread
         futures = [pool.submit(_image_pathway, image, ppd) for image in (test, reference)]
         (adapt_test, bands_test, layout), (adapt_ref, bands_ref, _) = [f.result() for f in futures]
 
-    # §8 CSF filtering of the low-pass band of each image
-    n_bands = len(bands_ref)
-    freqs = band_frequencies(n_bands, ppd)
-    pad = bands_ref[-1].mean()  # the reference's low-pass mean pads both images
-    bands_test[-1] = filter_lowpass_band(bands_test[-1][0], freqs[-1], adapt_test.mean(), pad)[None]
-    bands_ref[-1] = filter_lowpass_band(bands_ref[-1][0], freqs[-1], adapt_ref.mean(), pad)[None]
+        # §8 CSF filtering of the low-pass band of each image
+        n_bands = len(bands_ref)
+        freqs = band_frequencies(n_bands, ppd)
+        pad = bands_ref[-1].mean()  # the reference's low-pass mean pads both images
+        for bands, adapt in ((bands_test, adapt_test), (bands_ref, adapt_ref)):
+            bands[-1] = filter_lowpass_band(bands[-1][0], freqs[-1], adapt.mean(), pad)[None]
 
-    # §9 per-band noise level, §10 masking → D (for Q) and D′ (for P_map)
-    log_la = log_adapting_luminance(adapt_test, adapt_ref)
-    maskers = mutual_maskers(bands_test, bands_ref)
-    diffs, diffs_psych = [], []
-    for b in range(n_bands):
-        if b == n_bands - 1:
-            noise = 1.0  # the low-pass band was already CSF-filtered (§8)
-        else:
-            noise = band_noise_level(log_la, freqs[b], bands_ref[b].shape[1:], renorm)
-        d = normalised_difference(bands_test[b], bands_ref[b], maskers, b, noise, renorm)
-        diffs.append(d)
-        diffs_psych.append(signed_power(d, PSYCH_EXPONENT, band_gain(b)))  # D′
+        # §9 per-band noise level, §10 masking → D (for Q) and D′ (for P_map), largest bands first
+        log_la = log_adapting_luminance(adapt_test, adapt_ref)
+        maskers = list(pool.map(mutual_masker, bands_test, bands_ref))
+        stage = functools.partial(
+            _band_difference, bands_test, bands_ref, maskers, log_la, freqs, resize_renormalise
+        )
+        largest_first = sorted(range(n_bands), key=lambda b: -bands_ref[b].size)
+        futures = {b: pool.submit(stage, b) for b in largest_first}
+        diffs, diffs_psych = zip(*[futures[b].result() for b in range(n_bands)])
 
     # §11 probability summation
-    contrast = spatial_pooling(np.abs(reconstruct(diffs_psych, layout)))
+    contrast = spatial_pooling(np.abs(reconstruct(list(diffs_psych), layout)))
     p_map = probability_map(contrast)
     # §12 quality correlate
-    q = quality_correlate(diffs, difference_mask(test, reference), freqs, renorm)
+    q = quality_correlate(list(diffs), difference_mask(test, reference), freqs, resize_renormalise)
     return HDRVDP2Result(Q=float(q), P_map=p_map, P_det=float(p_map.max()), C_map=contrast)
+
+
+def _band_difference(bands_test, bands_ref, maskers, log_la, freqs, renormalise, b: int):
+    """D and D′ of band ``b`` (0-based): noise level (§9), masking (§10), psychometric exponent.
+
+    Returns:
+        ``(D, D′)``, each (n_orient, h, w).
+    """
+    if b == len(bands_ref) - 1:
+        noise = 1.0  # the low-pass band was already CSF-filtered (§8)
+    else:
+        noise = band_noise_level(log_la, freqs[b], bands_ref[b].shape[1:], renormalise)
+    d = normalised_difference(bands_test[b], bands_ref[b], maskers, b, noise, renormalise)
+    return d, signed_power(d, PSYCH_EXPONENT, band_gain(b))  # D′ = sign(D)·|D/n|^pf·n
 
 
 def _image_pathway(image: np.ndarray, ppd: float):
