@@ -9,6 +9,8 @@ when CUDA is present, the torch path on the GPU for one pair and per pair in a b
 the best and the median of ``--repeats`` runs after one warm-up run (which also fills the caches of
 resize weights and filter responses). The load average is printed because on a shared 2-core
 machine other processes inflate wall-clock times; the target is < 2 s at 512² on an idle machine.
+When the CPUs are busy, torch's intra-op thread pool makes every small op wait (~10 ms each, so
+seconds per call); ``--torch-threads 1`` measures the torch CPU path without that effect.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ PPD = pixels_per_degree(24, (1920, 1080), 0.5)
 
 
 def make_pair(size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """An HDR scene (0.1–2000 cd/m² ramps, bars, texture) and a copy with 5 % multiplicative noise."""
+    """An HDR scene (0.1–2000 cd/m² ramps, bars, texture) and a copy with 5 % noise."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:size, 0:size] / size
     log_l = -1.0 + 4.3 * (0.6 * xx + 0.4 * yy) + 0.3 * np.sign(np.sin(40 * xx)) * (yy > 0.6)
@@ -74,21 +76,21 @@ def main() -> None:
     print("|" + "---|" * len(header))
     for size in args.sizes:
         test, reference = make_pair(size)
-        row = [f"{size}²", cell(best_and_median(lambda: hdrvdp2(test, reference, pixels_per_degree=PPD), args.repeats))]
-        if args.no_torch:
-            row.append(cell(None))
-        else:
-            row.append(cell(best_and_median(
-                lambda: hdrvdp2(test, reference, pixels_per_degree=PPD, device="cpu"), args.repeats)))
+
+        def run(device=None):
+            return lambda: hdrvdp2(test, reference, pixels_per_degree=PPD, device=device)
+
+        row = [f"{size}²", cell(best_and_median(run(), args.repeats))]
+        row.append(cell(None if args.no_torch else best_and_median(run("cpu"), args.repeats)))
         if cuda:
-            row.append(cell(best_and_median(
-                lambda: hdrvdp2(test, reference, pixels_per_degree=PPD, device="cuda"), args.repeats)))
+            row.append(cell(best_and_median(run("cuda"), args.repeats)))
             for dtype in (torch.float64, torch.float32):
-                batch_t = torch.tensor(test, dtype=dtype, device="cuda")[None, None].repeat(8, 1, 1, 1)
-                batch_r = torch.tensor(reference, dtype=dtype, device="cuda")[None, None].repeat(8, 1, 1, 1)
+                batch_t = torch.tensor(test, dtype=dtype, device="cuda").expand(8, 1, -1, -1)
+                batch_r = torch.tensor(reference, dtype=dtype, device="cuda").expand(8, 1, -1, -1)
 
                 def run_batch():
-                    visual_difference_torch(batch_t, batch_r, PPD).Q.cpu()  # .cpu() waits for the GPU
+                    # (B, 1, H, W) batch; .cpu() waits for the GPU
+                    visual_difference_torch(batch_t, batch_r, PPD).Q.cpu()
 
                 best, median = best_and_median(run_batch, args.repeats)
                 row.append(cell((best / 8, median / 8)))

@@ -22,4 +22,11 @@ from .display import pixels_per_degree
 from .metric import LABEL, HDRVDP2Result, hdrvdp2
 from .torch_backend import HDRVDP2BatchResult, hdrvdp2_batch
 
-__all__ = ["hdrvdp2", "hdrvdp2_batch", "pixels_per_degree", "HDRVDP2Result", "HDRVDP2BatchResult", "LABEL"]
+__all__ = [
+    "hdrvdp2",
+    "hdrvdp2_batch",
+    "pixels_per_degree",
+    "HDRVDP2Result",
+    "HDRVDP2BatchResult",
+    "LABEL",
+]

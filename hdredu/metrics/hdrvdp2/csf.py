@@ -54,7 +54,9 @@ def ncsf(rho: np.ndarray, adapting: np.ndarray | float) -> np.ndarray:
     Returns:
         Sensitivity (1/threshold contrast), the broadcast shape of the inputs.
     """
-    rho, adapting = np.broadcast_arrays(np.asarray(rho, dtype=np.float64), np.asarray(adapting, dtype=np.float64))
+    rho, adapting = np.broadcast_arrays(
+        np.asarray(rho, dtype=np.float64), np.asarray(adapting, dtype=np.float64)
+    )
     p = csf_params(adapting)
     p1, p2, p3, p4 = (p[..., i] for i in range(4))
     out = np.zeros(rho.shape)

@@ -1,4 +1,4 @@
-"""Viewing geometry and colour encodings: what the metric sees before the visual model (hdrvdp2.md §1, §2)."""
+"""Viewing geometry and colour encodings: what the visual model is given (hdrvdp2.md §1, §2)."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def srgb_to_linear(v: np.ndarray) -> np.ndarray:
 
 
 def display_model(relative: np.ndarray) -> np.ndarray:
-    """Relative linear display output in [0, 1] → cd/m²: L = 99·lin + 1 (100 cd/m² peak, 1 black)."""
+    """Relative linear display output in [0, 1] → cd/m²: L = 99·lin + 1 (100 peak, 1 black)."""
     return (DISPLAY_PEAK - DISPLAY_BLACK) * relative + DISPLAY_BLACK
 
 

@@ -65,7 +65,7 @@ def mutual_maskers(bands_test: list[np.ndarray], bands_ref: list[np.ndarray]) ->
 
 
 def pick_orientations(masker: np.ndarray, n_orient: int) -> np.ndarray:
-    """m(b′, o) for o = 1…n_orient; a one-plane band (a residual) is read as o = 1 for every o, §10."""
+    """m(b′, o) for o = 1…n_orient; a one-plane band (a residual) is read as o = 1 for all o, §10."""
     if masker.shape[0] == n_orient:
         return masker
     return np.broadcast_to(masker[:1], (n_orient,) + masker.shape[1:])

@@ -1,8 +1,8 @@
 """HDR-VDP-2.2.1: the full metric, stage by stage (hdrvdp2.md §1–§12).
 
-Paper: R. Mantiuk, K. J. Kim, A. G. Rempel, W. Heidrich, "HDR-VDP-2: A calibrated visual metric for
-visibility and quality predictions in all luminance conditions", ACM TOG 30(4), 2011; quality pooling
-from M. Narwaria et al., J. Electronic Imaging 24(1), 2015; version 2.2.1 rescaling of Q.
+Paper: R. Mantiuk, K. J. Kim, A. G. Rempel, W. Heidrich, "HDR-VDP-2: A calibrated visual metric
+for visibility and quality predictions in all luminance conditions", ACM TOG 30(4), 2011; quality
+pooling from M. Narwaria et al., J. Electronic Imaging 24(1), 2015; version 2.2.1 rescaling of Q.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from .pooling import (
 from .pyramid import LOWPASS_TAPS, band_frequencies, decompose, pyramid_height, reconstruct
 
 LABEL = "HDR-VDP-2.2 Q"
+ENCODING_NAMES = ("luminance", "luma-display", "sRGB-display", "rgb-bt.709", "XYZ")  # as documented
 DEFAULT_PPD = pixels_per_degree(24.0, (1920, 1080), 0.5)  # 32.4529519503, the reference condition
 
 
@@ -70,10 +71,13 @@ def hdrvdp2(
 ) -> HDRVDP2Result:
     """HDR-VDP-2.2.1 visibility (P_map) and quality (Q) of a test image against a reference.
 
-    The argument order matters: ``test`` is the distorted image and ``reference`` the original, as in
-    ``hdrvdp(test, reference, ...)``. The metric is not symmetric: the reference alone sets the pad
-    value of the low-pass band and the denominator of the difference mask, so swapping them changes
-    Q slightly.
+    The argument order matters: ``test`` is the distorted image and ``reference`` the original, as
+    in ``hdrvdp(test, reference, ...)``. The metric is not symmetric: the reference alone sets the
+    pad value of the low-pass band and the denominator of the difference mask, so swapping them
+    changes Q slightly.
+
+    Unlike the reference implementation, which replaces NaN pixels by 1e-5 with a warning, non-finite
+    input is rejected. The surround luminance is fixed at its default, 1e-5 cd/m².
 
     Args:
         test: distorted image, (H, W) for one-channel encodings or (H, W, 3) for three-channel ones
@@ -125,9 +129,9 @@ def visual_difference(
         test, reference: (H, W, C) luminance (C = 1) or linear BT.709 RGB (C = 3) in cd/m², both
             sides ≥ 17 pixels.
         ppd: pixels per degree.
-        resize_renormalise: True (default) follows MATLAB's ``imresize``; False follows GNU Octave's,
-            which does not renormalise the antialiasing weights (the plain columns of the reference
-            values were computed that way; only non-integer shrink factors differ).
+        resize_renormalise: True (default) follows MATLAB's ``imresize``; False follows GNU
+            Octave's, which does not renormalise the antialiasing weights (the plain columns of the
+            reference values were computed that way; only non-integer shrink factors differ).
 
     Returns:
         :class:`HDRVDP2Result`.
@@ -191,7 +195,7 @@ def _image_pathway(image: np.ndarray, ppd: float):
 
 
 def _visual_difference_on_device(test: np.ndarray, reference: np.ndarray, ppd: float, device):
-    """Run :func:`.torch_backend.visual_difference` (float64) on ``device`` for one (H, W, C) pair."""
+    """:func:`.torch_backend.visual_difference` in float64 on ``device`` for one (H, W, C) pair."""
     import torch
 
     from .torch_backend import visual_difference as visual_difference_torch
@@ -212,7 +216,7 @@ def check_encoding(color_encoding) -> str:
     """Lower-cased encoding name, or a ValueError listing the accepted names."""
     key = color_encoding.lower() if isinstance(color_encoding, str) else None
     if key not in COLOR_ENCODINGS:
-        names = ", ".join(repr(n) for n in ("luminance", "luma-display", "sRGB-display", "rgb-bt.709", "XYZ"))
+        names = ", ".join(map(repr, ENCODING_NAMES))
         raise ValueError(f"color_encoding must be one of {names}; got {color_encoding!r}")
     return key
 
@@ -235,7 +239,9 @@ def _check_image(image, name: str, encoding: str) -> np.ndarray:
     return x
 
 
-def check_values(name: str, encoding: str, n_non_finite: int, lowest: float, highest: float) -> None:
+def check_values(
+    name: str, encoding: str, n_non_finite: int, lowest: float, highest: float
+) -> None:
     """Raise a ValueError unless the values of image ``name`` suit ``encoding`` (§1).
 
     All values must be finite; display encodings need values in [0, 1], the others non-negative
@@ -271,13 +277,15 @@ def check_pair(test_shape: tuple, reference_shape: tuple, size: tuple[int, int])
 
 
 def check_ppd(ppd, size: tuple[int, int]) -> float:
-    """A positive, finite ppd that leaves at least one band where the Q weights are non-zero (§12)."""
+    """A positive, finite ppd leaving at least one band where the Q weights are non-zero (§12)."""
     try:
         value = float(ppd)
     except (TypeError, ValueError):
         value = float("nan")
     if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"pixels_per_degree must be a positive number (pixels per visual degree); got {ppd!r}")
+        raise ValueError(
+            f"pixels_per_degree must be a positive number (pixels per visual degree); got {ppd!r}"
+        )
     n_bands = pyramid_height(size) + 2
     freqs = band_frequencies(n_bands, value)
     if not np.any(band_weights(freqs) > 0):
@@ -301,7 +309,7 @@ def warn_if_relative(test_peak: float, encoding: str) -> None:
     """
     if encoding not in DISPLAY_ENCODINGS and test_peak <= 1.0:
         warnings.warn(
-            "the test image's largest value is <= 1 cd/m²: HDR-VDP-2 expects absolute luminance; "
+            "the test image's largest value is <= 1 cd/m²: HDR-VDP-2.2 expects absolute luminance; "
             "scale relative images to cd/m² (e.g. I / max(I) · peak luminance)",
             UserWarning,
             stacklevel=3,

@@ -1,4 +1,4 @@
-"""Frequency grids, Fourier filtering with post-padding, and the eye's optics (hdrvdp2.md §2, §3)."""
+"""Frequency grids, Fourier filtering with post-padding, the eye's optics (hdrvdp2.md §2, §3)."""
 
 from __future__ import annotations
 
@@ -40,10 +40,10 @@ def cycles_per_degree_grid(shape: tuple[int, int], ppd: float, half: bool = Fals
 
 
 def fourier_filter_postpad(x: np.ndarray, response: np.ndarray, pad_value: float) -> np.ndarray:
-    """Filter ``x`` with a radial frequency response, padding to twice its size at the bottom/right, §2.
+    """Filter ``x`` with a radial frequency response, padding to twice its size bottom/right, §2.
 
-    The array is padded from H×W to 2H×2W with ``pad_value`` (rows appended at the bottom, columns at
-    the right), multiplied in the Fourier domain by the filter, transformed back and cropped to the
+    The array is padded from H×W to 2H×2W with ``pad_value`` (rows appended at the bottom, columns
+    at the right), multiplied in the Fourier domain by the filter, transformed back and cropped to the
     top-left H×W. Because the filter is a function of ρ, which is even in both frequencies, a real
     FFT gives the real part of the full complex computation.
 

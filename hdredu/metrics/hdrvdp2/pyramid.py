@@ -3,7 +3,7 @@
 A decomposition is held as a list of B bands, each a (n_orient, h, w) array, finest first:
 
 * b = 1: high-pass residual, (1, H, W);
-* b = 2 … ht + 1: oriented levels, (4, h, w), the first full size, each next one halved (rounding up);
+* b = 2 … ht + 1: oriented levels, (4, h, w), the first full size, each next halved (rounding up);
 * b = B = ht + 2: low-pass residual, (1, h, w).
 
 (The code indexes bands from 0; the docstrings and hdrvdp2.md count from 1.)
@@ -23,7 +23,7 @@ LOWPASS_TAPS = 17  # the recursive low-pass filter that limits the height
 
 
 def pyramid_height(shape: tuple[int, int]) -> int:
-    """Number of oriented levels ht for an image, §7: 0 if a side is < 17, else 1 + ht(floor(size/2)).
+    """Number of oriented levels ht, §7: 0 if a side is < 17, else 1 + ht(floor(size/2)).
 
     Examples: 96×128 → 3, 200×300 → 4, 512×512 → 5, 1000×1500 → 6.
     """

@@ -57,7 +57,9 @@ def mirror_index(j: np.ndarray, n_in: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=256)
-def resize_weights(n_in: int, n_out: int, renormalise: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def resize_weights(
+    n_in: int, n_out: int, renormalise: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Tap weights and 0-based input indices of the 1-D MATLAB bicubic resize n_in → n_out.
 
     Args:
@@ -96,7 +98,7 @@ def resize_weights(n_in: int, n_out: int, renormalise: bool = True) -> tuple[np.
 
 @functools.lru_cache(maxsize=256)
 def resize_matrix(n_in: int, n_out: int, renormalise: bool = True) -> scipy.sparse.csr_array:
-    """The 1-D resize as a sparse (n_out, n_in) matrix; taps that mirror onto the same sample add up."""
+    """The 1-D resize as a sparse (n_out, n_in) matrix; taps mirrored onto one sample add up."""
     weights, indices = resize_weights(n_in, n_out, renormalise)
     rows = np.repeat(np.arange(n_out), weights.shape[1])
     return scipy.sparse.csr_array(

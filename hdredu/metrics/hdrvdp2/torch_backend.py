@@ -3,14 +3,16 @@
 Every stage mirrors a numpy module of this package and reuses its constants and tables (which are
 built in numpy, then moved to the device); only the array operations are re-expressed in torch:
 
-* the ``sp3`` steerable pyramid as reflect padding + FFT correlation (``pyrtools``' ``corrDn`` with
-  ``reflect1`` edges is reflect padding + correlation + subsampling; its ``upConv`` is zero-insertion
-  upsampling + reflect padding + convolution);
+* the ``sp3`` steerable pyramid as reflect padding + FFT correlation (``pyrtools``' ``corrDn``
+  with ``reflect1`` edges is reflect padding + correlation + subsampling; its ``upConv`` is
+  zero-insertion upsampling + reflect padding + convolution);
 * the MATLAB bicubic resize as a sparse matrix product per axis;
 * table look-ups with ``searchsorted``.
 
 Tensors are channels-first: images (B, C, H, W), pyramid bands (B, n_orient, h, w). float64 by
-default, which agrees with the numpy path to about 1e-10 in Q (tested).
+default, which agrees with the numpy path to about 1e-10 in Q (tested). The path is meant for GPU
+batches; on a CPU that other processes keep busy, ``torch.set_num_threads(1)`` avoids torch's
+thread-pool waits, which otherwise dominate the many small operations.
 """
 
 from __future__ import annotations
@@ -133,7 +135,9 @@ def achromatic_response(retinal: Tensor) -> tuple[Tensor, Tensor]:
     resp = torch.einsum("bchw,ck->bkhw", retinal, matrix)  # R_k = Σ_c L_O,c·M[c, k]
     x, j_cone, j_rod = photoreceptors.transducer_tables()
     j_cone, j_rod = _const(j_cone, retinal), _const(j_rod, retinal)
-    r_l, r_m, r_rod = resp[:, photoreceptors.L_CONE], resp[:, photoreceptors.M_CONE], resp[:, photoreceptors.ROD]
+    r_l = resp[:, photoreceptors.L_CONE]
+    r_m = resp[:, photoreceptors.M_CONE]
+    r_rod = resp[:, photoreceptors.ROD]
     cones = transduce(r_l, j_cone, x) + transduce(r_m, j_cone, x)
     rods = transduce(r_rod, j_rod, x)
     achromatic = (cones - cones.mean(dim=(-2, -1), keepdim=True)) + (
@@ -184,7 +188,7 @@ def _correlate_padded(padded: Tensor, weight: Tensor) -> Tensor:
 
 
 def _correlate_down(x: Tensor, weight: Tensor, step: int = 1) -> Tensor:
-    """``corrDn`` with ``reflect1`` edges: reflect padding, correlation, keep every step-th sample."""
+    """``corrDn`` with ``reflect1`` edges: reflect padding, correlation, every step-th sample."""
     r = weight.shape[-1] // 2
     out = _correlate_padded(F.pad(x, (r, r, r, r), mode="reflect"), weight)
     return out[..., ::step, ::step]
@@ -277,14 +281,18 @@ def interp(x: Tensor, xp: Tensor, fp: Tensor) -> Tensor:
 # ---------------------------------------------------------------------------------------------
 
 
-def band_noise_level(log_la: Tensor, freq: float, size: tuple[int, int], renormalise: bool) -> Tensor:
+def band_noise_level(
+    log_la: Tensor, freq: float, size: tuple[int, int], renormalise: bool
+) -> Tensor:
     """Torch twin of :func:`.csf.band_noise_level`: (B, H, W) log10 L_a → (B, h, w) noise."""
     lam = imresize(log_la, size, renormalise).clamp(*csf.LOG_LA_RANGE)
     log_l, table = csf.band_sensitivity_table(freq)
     return 1.0 / interp(lam, _const(log_l, log_la), _const(table, log_la))
 
 
-def filter_lowpass_band(band: Tensor, freq: float, mean_adapting: Tensor, pad_value: Tensor) -> Tensor:
+def filter_lowpass_band(
+    band: Tensor, freq: float, mean_adapting: Tensor, pad_value: Tensor
+) -> Tensor:
     """Torch twin of :func:`.csf.filter_lowpass_band` for (B, h, w) bands, (B,) means and pads."""
     _, h, w = band.shape
     rho = optics.cycles_per_degree_grid((2 * h, 2 * w), csf.LOWPASS_GRID_FACTOR * freq, half=True)
@@ -351,7 +359,9 @@ def _normalised_difference(
 # ---------------------------------------------------------------------------------------------
 
 
-def _quality(diffs: list[Tensor], diff_mask: Tensor, freqs: np.ndarray, renormalise: bool) -> Tensor:
+def _quality(
+    diffs: list[Tensor], diff_mask: Tensor, freqs: np.ndarray, renormalise: bool
+) -> Tensor:
     """Torch twin of :func:`.pooling.quality_correlate`, per batch item: (B,)."""
     weights = pooling.band_weights(freqs)
     eps = pooling.Q_EPSILON
@@ -359,7 +369,8 @@ def _quality(diffs: list[Tensor], diff_mask: Tensor, freqs: np.ndarray, renormal
     for d, w_b in zip(diffs, weights):
         mask_b = imresize(diff_mask, tuple(d.shape[-2:]), renormalise)[:, None]
         masked = d * mask_b
-        msre = torch.sqrt((masked * masked).sum(dim=(-2, -1))) / (d.shape[-2] * d.shape[-1])  # (B, O)
+        # msre = sqrt(Σ X²)/numel per orientation: (B, O)
+        msre = torch.sqrt((masked * masked).sum(dim=(-2, -1))) / (d.shape[-2] * d.shape[-1])
         penalty = penalty + w_b * (torch.log(msre + eps) - math.log(eps)).sum(dim=1)
     return 100.0 - penalty
 
@@ -477,7 +488,8 @@ def hdrvdp2_batch(
         tensors.append(x)
     test_t, ref_t = tensors
     check_pair(test_t.shape, ref_t.shape, tuple(test_t.shape[-2:]))
-    ppd = check_ppd(DEFAULT_PPD if pixels_per_degree is None else pixels_per_degree, tuple(test_t.shape[-2:]))
+    size = tuple(test_t.shape[-2:])
+    ppd = check_ppd(DEFAULT_PPD if pixels_per_degree is None else pixels_per_degree, size)
     test_phys, ref_phys = to_physical(test_t, encoding), to_physical(ref_t, encoding)
     channel = 0 if test_phys.shape[1] == 1 else 1  # green for RGB
     warn_if_relative(float(test_phys[:, channel].amax(dim=(-2, -1)).min()), encoding)
