@@ -861,7 +861,10 @@ def test_torch_batch_display_encoding_matches_numpy(one_torch_thread):
 
 def test_torch_batch_rejects_bad_input(one_torch_thread):
     good = torch.full((2, 1, 32, 32), 50.0)
-    match = r"test must have shape \(B, 3, H, W\) for color_encoding='rgb-bt.709'; got \(2, 1, 32, 32\)"
+    match = (
+        r"test must have shape \(B, 3, H, W\) with B ≥ 1 for color_encoding='rgb-bt.709'; "
+        r"got \(2, 1, 32, 32\)"
+    )
     with pytest.raises(ValueError, match=match):
         hdrvdp2_batch(good, good, color_encoding="rgb-bt.709")
     bad = good.clone()

@@ -27,6 +27,8 @@ import torch.nn.functional as F
 from pyrtools.pyramids.filters import parse_filter
 
 from . import csf, masking, optics, photoreceptors, pooling, pyramid
+from .display import COLOR_ENCODINGS, DISPLAY_BLACK, DISPLAY_PEAK, LUMA_GAMMA, XYZ_TO_RGB
+from .metric import DEFAULT_PPD, check_encoding, check_pair, check_ppd, check_values, warn_if_relative
 from .resize import resize_matrix
 
 Tensor = torch.Tensor
@@ -61,8 +63,6 @@ def _const(a, like: Tensor) -> Tensor:
 
 def to_physical(image: Tensor, encoding: str) -> Tensor:
     """Torch twin of :func:`.display.to_physical` for (B, C, H, W) tensors (encoding lower case)."""
-    from .display import DISPLAY_BLACK, DISPLAY_PEAK, LUMA_GAMMA, XYZ_TO_RGB
-
     if encoding == "luma-display":
         return (DISPLAY_PEAK - DISPLAY_BLACK) * image**LUMA_GAMMA + DISPLAY_BLACK
     if encoding == "srgb-display":
@@ -457,16 +457,6 @@ def hdrvdp2_batch(
     Raises:
         ValueError: as :func:`.metric.hdrvdp2`, with shapes stated as (B, C, H, W).
     """
-    from .metric import (
-        COLOR_ENCODINGS,
-        DEFAULT_PPD,
-        check_encoding,
-        check_pair,
-        check_ppd,
-        check_values,
-        warn_if_relative,
-    )
-
     encoding = check_encoding(color_encoding)
     if device is None:
         device = test.device if isinstance(test, Tensor) else torch.device("cpu")
@@ -476,14 +466,13 @@ def hdrvdp2_batch(
             np.asarray(x), dtype=dtype, device=device
         )
         channels = COLOR_ENCODINGS[encoding]
-        if x.ndim != 4 or x.shape[1] != channels:
+        if x.ndim != 4 or x.shape[1] != channels or x.shape[0] == 0:
             raise ValueError(
-                f"{name} must have shape (B, {channels}, H, W) for color_encoding={encoding!r}; "
-                f"got {tuple(x.shape)}"
+                f"{name} must have shape (B, {channels}, H, W) with B ≥ 1 for "
+                f"color_encoding={encoding!r}; got {tuple(x.shape)}"
             )
         n_bad = int((~torch.isfinite(x)).sum())
-        finite = x[torch.isfinite(x)]
-        low, high = (float(finite.min()), float(finite.max())) if finite.numel() else (0.0, 0.0)
+        low, high = (0.0, 0.0) if n_bad else (float(x.min()), float(x.max()))  # n_bad raises first
         check_values(name, encoding, n_bad, low, high)
         tensors.append(x)
     test_t, ref_t = tensors
