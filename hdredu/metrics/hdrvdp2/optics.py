@@ -80,7 +80,7 @@ def eye_mtf(rho: np.ndarray) -> np.ndarray:
     return out
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=2)  # 16 MB each at 1024²; a notebook usually keeps one size
 def mtf_response(image_shape: tuple[int, int], ppd: float) -> np.ndarray:
     """MTF on the half grid of the 2H×2W padded image (cached per size and ppd, read-only)."""
     h, w = image_shape
