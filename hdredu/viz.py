@@ -149,3 +149,117 @@ def exposure_slider(hdr: torch.Tensor, crf: str = "gamma", ev_range: tuple[float
     slider.observe(lambda change: draw(change["new"]), names="value")
     draw(0.0)
     return widgets.VBox([slider, out])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Bilateral grids and guides (HDRNet). Introduced in notebooks/02_hdrnet.ipynb.
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _grid_slice_image(grid: torch.Tensor, z: int, channel: int | None) -> np.ndarray:
+    """One depth slice of a (C, D, Gh, Gw) grid for imshow: homogeneous RGB (value / weight) or one channel."""
+    if channel is None:  # (R·w, G·w, B·w, w): show the average colour of the pixels splatted there
+        weight = grid[3, z]
+        colour = grid[:3, z] / weight.clamp_min(1e-8)
+        colour = torch.where(weight > 1e-3 * grid[3].max(), colour, torch.zeros_like(colour))
+        return _hwc(colour.clamp(0, 1))
+    return _hwc(grid[channel, z])
+
+
+def _as_single_grid(grid: torch.Tensor, channel: int | None) -> torch.Tensor:
+    grid = torch.as_tensor(grid).detach().cpu().float()
+    grid = grid[0] if grid.dim() == 5 else grid
+    if grid.dim() != 4:
+        raise ValueError(f"grid must be (C, D, Gh, Gw) or (1, C, D, Gh, Gw); got {tuple(grid.shape)}")
+    if channel is None and grid.shape[0] != 4:
+        raise ValueError(f"channel=None shows a homogeneous RGB grid (C = 4: R·w, G·w, B·w, w); got C = {grid.shape[0]}")
+    return grid
+
+
+def show_grid_slices(grid: torch.Tensor, channel: int | None = None, axes=None, title: str | None = None):
+    """Every depth (intensity) slice of a bilateral grid, one panel per bin, low guide values first.
+
+    Args:
+        grid: (C, D, Gh, Gw) or (1, C, D, Gh, Gw).
+        channel: None for a homogeneous RGB grid (C = 4), shown as average colour; else the channel to show
+            (e.g. one of HDRNet's 12 affine coefficients, k = 4·i + j), on one colour scale for all bins.
+    """
+    grid = _as_single_grid(grid, channel)
+    depth = grid.shape[1]
+    if axes is None:
+        fig, axes = plt.subplots(1, depth, figsize=(1.6 * depth, 1.9), squeeze=False)
+        axes = axes[0]
+    fig = axes[0].figure
+    limit = float(grid[channel].abs().max()) if channel is not None else None
+    for z, ax in enumerate(axes[:depth]):
+        kwargs = {} if channel is None else dict(cmap="RdBu_r", vmin=-limit, vmax=limit)
+        image = ax.imshow(_grid_slice_image(grid, z, channel), **kwargs)
+        ax.set_title(f"bin {z}: g ∈ [{z / depth:.2f}, {(z + 1) / depth:.2f})", fontsize=7)
+        ax.axis("off")
+    if channel is not None:
+        fig.colorbar(image, ax=list(axes[:depth]), shrink=0.8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def grid_slider(grid: torch.Tensor, channel: int | None = None, image: torch.Tensor | None = None,
+                guide: torch.Tensor | None = None):
+    """An ipywidgets slider over a grid's intensity bins: the slice, and the pixels whose guide falls in it.
+
+    Args:
+        grid: (C, D, Gh, Gw) or (1, C, D, Gh, Gw) (see :func:`show_grid_slices` for ``channel``).
+        image: optional (3, H, W) display image; with ``guide`` (1, H, W) in [0, 1], pixels outside the
+            selected bin are dimmed so you see which part of the picture that slice serves.
+    Returns:
+        the widget (display it in a notebook).
+    """
+    import ipywidgets as widgets
+
+    grid = _as_single_grid(grid, channel)
+    depth = grid.shape[1]
+    out = widgets.Output()
+
+    def draw(z: int) -> None:
+        with out:
+            out.clear_output(wait=True)
+            panels = 2 if image is not None and guide is not None else 1
+            fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 3), squeeze=False)
+            axes[0, 0].imshow(_grid_slice_image(grid, z, channel), interpolation="nearest")
+            axes[0, 0].set_title(f"grid slice, bin {z} of {depth}", fontsize=9)
+            axes[0, 0].axis("off")
+            if panels == 2:
+                bins = (torch.as_tensor(guide).float().reshape(guide.shape[-2:]) * depth).long().clamp(0, depth - 1)
+                dimmed = torch.as_tensor(image).float() * torch.where(bins == z, 1.0, 0.15)
+                axes[0, 1].imshow(_hwc(dimmed.clamp(0, 1)))
+                axes[0, 1].set_title(f"pixels with guide in bin {z} ({100 * float((bins == z).float().mean()):.0f} %)", fontsize=9)
+                axes[0, 1].axis("off")
+            plt.show()
+
+    slider = widgets.IntSlider(value=depth // 2, min=0, max=depth - 1, description="bin")
+    slider.observe(lambda change: draw(change["new"]), names="value")
+    draw(depth // 2)
+    return widgets.VBox([slider, out])
+
+
+def show_guide_curve(guide_fn, ax=None, title: str = "guide: intensity → grid depth", samples: int = 256):
+    """Plot a guide function along grey and pure-colour ramps: g(t·[1, 1, 1]), g(t·[1, 0, 0]), …
+
+    Args:
+        guide_fn: maps (B, 3, H, W) images to (B, 1, H, W) guides in [0, 1] (e.g. ``model.guide``, in eval mode).
+    """
+    fig, ax = _new_ax(ax, figsize=(4, 3))
+    t = torch.linspace(0, 1, samples)
+    directions = {"grey": (1, 1, 1), "red": (1, 0, 0), "green": (0, 1, 0), "blue": (0, 0, 1)}
+    with torch.no_grad():
+        for name, rgb in directions.items():
+            ramp = torch.tensor(rgb, dtype=torch.float32).view(1, 3, 1, 1) * t.view(1, 1, 1, samples)
+            values = torch.as_tensor(guide_fn(ramp)).reshape(-1).cpu()
+            ax.plot(t.numpy(), values.numpy(), color="k" if name == "grey" else name, label=name)
+    ax.set_xlabel("input value along the ramp")
+    ax.set_ylabel("guide g (depth in the grid)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=9)
+    return fig
