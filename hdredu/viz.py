@@ -120,6 +120,24 @@ def plot_curves(curves: dict[str, tuple], baselines: dict[str, float] | None = N
     return fig
 
 
+def plot_metric_panels(curves: dict[str, dict[str, tuple]], baselines: dict[str, dict[str, float]] | None = None,
+                       xlabel: str = "training step", axes=None):
+    """Several metrics against training step, one panel each, sharing the x axis.
+
+    Args:
+        curves: {metric label: {curve label: (steps, values)}}, e.g.
+            {"PSNR-μ (μ = 5000) [dB]": {"AHDRNet": (steps, psnr_mu)}, "HDR-VDP-2.2 Q": {...}}.
+        baselines: {metric label: {baseline label: value}} drawn as dashed lines in that panel.
+    """
+    if axes is None:
+        fig, axes = plt.subplots(1, len(curves), figsize=(4.6 * len(curves), 3.2), sharex=True, squeeze=False)
+        axes = axes[0]
+    for ax, (metric_label, metric_curves) in zip(axes, curves.items()):
+        plot_curves(metric_curves, (baselines or {}).get(metric_label), ax=ax, xlabel=xlabel, ylabel=metric_label)
+    axes[0].figure.tight_layout()
+    return axes[0].figure
+
+
 def exposure_slider(hdr: torch.Tensor, crf: str = "gamma", ev_range: tuple[float, float] = (-6.0, 6.0)):
     """An ipywidgets slider over exposure (EV): each position shows what the camera would record.
 

@@ -6,6 +6,7 @@
 | :func:`psnr_mu` | PSNR after μ-law (μ = 5000), peak 1 | "PSNR-μ (μ = 5000)" |
 | :func:`ssim` | SSIM, Gaussian window 11, σ 1.5 (Wang et al.) | "SSIM" |
 | :func:`pu21_encode`, :func:`pu21_psnr`, :func:`pu21_ssim` | PU21 perceptually uniform encoding of cd/m² | "PU21-PSNR (peak L nits)" |
+| :func:`hdrvdp2_q` | HDR-VDP-2.2 Q, hdredu's own implementation | "HDR-VDP-2.2 Q" |
 | :func:`jod` | ColorVideoVDP, optional extra | "ColorVideoVDP JOD (display model)" |
 
 HDR-VDP-2.2 (Q, probability map) lives in :mod:`hdredu.metrics.hdrvdp2`; it is a different metric from
@@ -30,6 +31,7 @@ LABELS = {
     "pu21_psnr": "PU21-PSNR",
     "pu21_ssim": "PU21-SSIM",
     "jod": "ColorVideoVDP JOD",
+    "hdrvdp2_q": "HDR-VDP-2.2 Q",
 }
 
 
@@ -131,6 +133,25 @@ def pu21_ssim(pred: torch.Tensor, target: torch.Tensor, peak_nits: float = 4000.
     return ssim(pu_pred, pu_target, data_range=PU21_PEAK)
 
 
+def hdrvdp2_q(pred: torch.Tensor, target: torch.Tensor, peak_nits: float = 1000.0,
+              pixels_per_degree: float | None = None) -> float:
+    """HDR-VDP-2.2 Q of relative linear RGB images (hdredu's own implementation, :mod:`hdredu.metrics.hdrvdp2`).
+
+    Luminance of both is scaled so that the target peaks at ``peak_nits`` cd/m² (state it in captions);
+    Q per image (100 = identical), averaged over the batch. Label: "HDR-VDP-2.2 Q".
+    """
+    from hdredu.metrics.hdrvdp2 import hdrvdp2
+    from hdredu.metrics.hdrvdp2.metric import DEFAULT_PPD
+
+    pred, target = _as_batch(pred, target)
+    ppd = DEFAULT_PPD if pixels_per_degree is None else pixels_per_degree
+    scores = []
+    for p, t in zip(pred, target):
+        luminance = lambda x: rgb_luminance(to_nits(x.clamp_min(0), peak_nits, reference=t))[0].double().numpy()  # noqa: E731
+        scores.append(hdrvdp2(luminance(p), luminance(t), "luminance", ppd).Q)
+    return sum(scores) / len(scores)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # ColorVideoVDP (optional extra). Never labelled "HDR-VDP".
 # ---------------------------------------------------------------------------------------------------------
@@ -199,5 +220,5 @@ def jod(pred: torch.Tensor, target: torch.Tensor, peak_nits: float = 1500.0,
 
 __all__ = [
     "LABELS", "psnr", "psnr_l", "psnr_mu", "ssim", "pu21_encode", "pu21_decode", "pu21_psnr", "pu21_ssim",
-    "to_nits", "jod", "cvvdp_available",
+    "to_nits", "hdrvdp2_q", "jod", "cvvdp_available",
 ]

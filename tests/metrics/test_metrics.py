@@ -224,3 +224,13 @@ def test_standin_install_registers_the_modules(monkeypatch):
     import torchvision.transforms
 
     assert torchvision.transforms.GaussianBlur is _torchvision_standin.GaussianBlur
+
+
+def test_hdrvdp2_q_is_100_for_identical_and_falls_with_noise():
+    generator = torch.Generator().manual_seed(0)
+    target = torch.rand(1, 3, 48, 64, generator=generator) * 0.5 + 0.05
+    noisy = lambda s: (target + s * torch.randn(target.shape, generator=generator)).clamp_min(0)  # noqa: E731
+    assert metrics.hdrvdp2_q(target, target) == pytest.approx(100.0)
+    q_small, q_large = metrics.hdrvdp2_q(noisy(0.01), target), metrics.hdrvdp2_q(noisy(0.1), target)
+    assert 100.0 > q_small > q_large
+    assert metrics.LABELS["hdrvdp2_q"] == "HDR-VDP-2.2 Q"
