@@ -1,0 +1,5 @@
+"""``python -m hdredu train|evaluate …``: see :mod:`hdredu.cli`."""
+
+from hdredu.cli import main
+
+raise SystemExit(main())
