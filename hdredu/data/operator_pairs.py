@@ -85,7 +85,7 @@ class OperatorPairs(Dataset):
     Item i is a pure function of (seed, i): a window of side s ∈ [c, min(H, W)] at a random place in a
     random scene, area-downscaled to c × c, flipped left-right with probability 1/2, optionally given a
     random white balance and contrast (H ← g_c · H^k, so four scenes yield many different pictures), then
-    made into a pair by :func:`make_pair`. Items are cached after first use.
+    made into a pair by :func:`make_pair`. Items are cached after first use unless ``cache=False``.
 
     Args:
         scenes: (3, H, W) radiance tensors; None = the bundled training scenes (``TRAIN_SCENES``).
@@ -94,6 +94,7 @@ class OperatorPairs(Dataset):
         seed: item i uses a generator seeded with (seed, i).
         operator: (3, h, w) display image → (3, h, w) in [0, 1]; default :func:`detail_enhance`.
         augment: random white balance gains e^N(0, 0.15²) per channel and contrast exponent k ∈ [0.8, 1.25].
+        cache: keep items after first use (≈ 100 kB each at c = 64); turn off when each item is drawn once.
     """
 
     def __init__(
@@ -104,6 +105,7 @@ class OperatorPairs(Dataset):
         seed: int = 0,
         operator=detail_enhance,
         augment: bool = True,
+        cache: bool = True,
     ):
         scenes = [load_sample(name) for name in TRAIN_SCENES] if scenes is None else list(scenes)
         if not scenes:
@@ -116,7 +118,7 @@ class OperatorPairs(Dataset):
         if length < 1:
             raise ValueError(f"length must be a positive integer; got {length}")
         self.scenes, self.crop_size, self.length, self.seed = scenes, crop_size, length, seed
-        self.operator, self.augment = operator, augment
+        self.operator, self.augment, self.cache = operator, augment, cache
         self._cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def __len__(self) -> int:
@@ -147,6 +149,9 @@ class OperatorPairs(Dataset):
         return window.contiguous()
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        if index not in self._cache:
-            self._cache[index] = make_pair(self.window(index), self.operator)
-        return self._cache[index]
+        if index in self._cache:
+            return self._cache[index]
+        pair = make_pair(self.window(index), self.operator)
+        if self.cache:
+            self._cache[index] = pair
+        return pair

@@ -99,12 +99,13 @@ def test_item_is_the_pair_of_its_window():
 def test_items_depend_only_on_seed_and_index():
     scenes = [synthetic_scene(seed=6)]
     first = OperatorPairs(scenes, crop_size=24, length=8, seed=7)
-    second = OperatorPairs(scenes, crop_size=24, length=8, seed=7)
+    second = OperatorPairs(scenes, crop_size=24, length=8, seed=7, cache=False)
     other = OperatorPairs(scenes, crop_size=24, length=8, seed=8)
     for index in (5, 0, 3):  # any order
         assert torch.equal(first[index][0], second[index][0]) and torch.equal(first[index][1], second[index][1])
     assert not all(torch.equal(first.window(i), other.window(i)) for i in range(8))
     assert not torch.equal(first.window(0), first.window(1))
+    assert first[5] is first[5] and second[5] is not second[5]  # cached vs recomputed (equal values above)
 
 
 def test_windows_vary_in_size_then_are_downscaled():
