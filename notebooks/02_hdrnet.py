@@ -31,7 +31,7 @@
 #
 # **Prerequisites.** `00_hdr_basics` (tone mapping) and `01_ahdrnet` (`hdredu.train.fit`); convolutions.
 #
-# **Budget (2-core CPU).** FAST mode (`HDREDU_FAST=1`) ≈ 35 s; full ≈ 9 min (8 of them training). Expected, full:
+# **Budget (2-core CPU, otherwise idle).** FAST mode (`HDREDU_FAST=1`) ≈ 35 s; full ≈ 3 min (2.4 of them training). Expected, full:
 # held-out PSNR against the operator ≈ 27 dB (FAST ≈ 22.7 dB), where the input unchanged scores 21.5 dB, an
 # unsharp mask 24.2 dB and the best global curve 25.3 dB; HDRNet ≈ 2× faster than the operator at 3.5 megapixels.
 
