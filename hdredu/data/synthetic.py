@@ -221,16 +221,24 @@ class BracketDataset(torch.utils.data.Dataset):
         motion: moving object and camera jitter on or off.
         seed: base seed; item k uses seed·1_000_003 + k.
         exposure_stops: EV per frame.
+        saturated_range: (low, high) of the uniformly drawn share of pixels that clip in the reference
+            (a fixed ``saturated_fraction=`` keyword overrides it). Larger shares put more moving content
+            over clipped regions, the hard case for a merge.
+        **simulator_options: passed on to :func:`simulate_brackets`.
     Yields:
         (inputs (N, 6, s, s), target (3, s, s)) — the model input [LDR, L^γ/t] and the ground truth.
     """
 
     def __init__(self, scenes=None, crop_size: int = 64, length: int = 256, motion: bool = True, seed: int = 0,
-                 exposure_stops: tuple[float, ...] = (0.0, 2.0, 4.0), **simulator_options):
+                 exposure_stops: tuple[float, ...] = (0.0, 2.0, 4.0),
+                 saturated_range: tuple[float, float] = (0.02, 0.15), **simulator_options):
         if scenes is None:
             from hdredu.data.samples import TRAIN_SCENES, load_sample
 
             scenes = [load_sample(name) for name in TRAIN_SCENES]
+        low, high = saturated_range
+        if not 0.0 <= low <= high < 1.0:
+            raise ValueError(f"saturated_range must be (low, high) with 0 <= low <= high < 1; got {saturated_range}")
         if len(scenes) == 0:
             raise ValueError("scenes must hold at least one (3, H, W) radiance tensor")
         for k, scene in enumerate(scenes):
@@ -238,7 +246,7 @@ class BracketDataset(torch.utils.data.Dataset):
             if min(sizes["H"], sizes["W"]) < crop_size:
                 raise ValueError(f"scenes[{k}] is {sizes['H']}x{sizes['W']}, smaller than crop_size={crop_size}")
         self.scenes, self.crop_size, self.length, self.motion, self.seed = scenes, crop_size, length, motion, seed
-        self.exposure_stops, self.simulator_options = exposure_stops, simulator_options
+        self.exposure_stops, self.saturated_range, self.simulator_options = exposure_stops, saturated_range, simulator_options
 
     def __len__(self) -> int:
         return self.length
@@ -253,7 +261,7 @@ class BracketDataset(torch.utils.data.Dataset):
         scene_idx = pick(len(self.scenes))
         crop = self._random_crop(self.scenes[scene_idx], generator)
         source = self.scenes[(scene_idx + 1 + pick(len(self.scenes))) % len(self.scenes)] if len(self.scenes) > 1 else None
-        options = {"saturated_fraction": _uniform(generator, 0.02, 0.15), **self.simulator_options}
+        options = {"saturated_fraction": _uniform(generator, *self.saturated_range), **self.simulator_options}
         return simulate_brackets(crop, self.exposure_stops, motion=self.motion, object_source=source,
                                  seed=item_seed, **options)
 

@@ -181,6 +181,22 @@ def test_dataset_without_motion(small_scenes):
     assert all(float(dataset.brackets(i).motion_mask.sum()) == 0.0 for i in range(3))
 
 
+def _clipped_share(brackets):
+    return float((brackets.ldr[brackets.ref_idx] >= 0.98).any(dim=0).float().mean())
+
+
+def test_dataset_saturated_range_sets_the_clipped_share(small_scenes):
+    low = BracketDataset(small_scenes, crop_size=32, length=6, motion=False, seed=0, saturated_range=(0.02, 0.04))
+    high = BracketDataset(small_scenes, crop_size=32, length=6, motion=False, seed=0, saturated_range=(0.3, 0.35))
+    low_shares = [_clipped_share(low.brackets(i)) for i in range(6)]
+    high_shares = [_clipped_share(high.brackets(i)) for i in range(6)]
+    # 8-bit noise around the clip level can add a few clipped pixels; the medians follow the ranges
+    assert sorted(low_shares)[3] < 0.1 < 0.25 < sorted(high_shares)[2], (low_shares, high_shares)
+    fixed = BracketDataset(small_scenes, crop_size=32, length=2, motion=False, seed=0, saturated_range=(0.3, 0.35),
+                           saturated_fraction=0.03)
+    assert _clipped_share(fixed.brackets(0)) < 0.1, "a fixed saturated_fraction overrides the range"
+
+
 def test_dataset_default_scenes_are_the_training_samples():
     dataset = BracketDataset(crop_size=16, length=2)
     assert len(dataset.scenes) == 4 and all(s.shape == (3, 256, 384) for s in dataset.scenes)
@@ -237,3 +253,5 @@ def test_dataset_bad_inputs(small_scenes):
         BracketDataset([], crop_size=16)
     with pytest.raises(ValueError, match=re.escape("scenes[0] must have shape (3 H W)")):
         BracketDataset([torch.rand(96, 128)], crop_size=16)
+    with pytest.raises(ValueError, match=re.escape("saturated_range must be (low, high)")):
+        BracketDataset(small_scenes, crop_size=16, saturated_range=(0.4, 0.2))
