@@ -13,7 +13,7 @@ sees its zero padding too), and keep only the tile's own pixels:
 
 Peak activation memory then scales with (tile + 2·overlap)² instead of H·W: a 1000×1500 Kalantari image fits
 where a single pass would not (reference/ahdrnet.md §9.4).
-Introduced in notebooks/01_ahdrnet.ipynb, section *Full-resolution inference*.
+Introduced in notebooks/01_ahdrnet.ipynb, section 8 *Full-resolution inference*.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ H is not normalised first (Kalantari ground truth already lies in ≈ [0, 1]).
 
 Paper: Kalantari & Ramamoorthi, "Deep High Dynamic Range Imaging of Dynamic Scenes", SIGGRAPH 2017 (μ-law
 loss); Yan et al., CVPR 2019, Sec. 3.4 (L1 on the μ-law output, as in the official AHDRNet code).
-Introduced in notebooks/01_ahdrnet.ipynb, section *Loss*.
+Introduced in notebooks/01_ahdrnet.ipynb, section 2 *The idea and its equations* (loss).
 """
 
 from __future__ import annotations

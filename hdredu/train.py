@@ -9,7 +9,7 @@
 A run resumed from a checkpoint produces exactly the weights of an uninterrupted run (on CPU): batch k of
 the run is a pure function of (seed, k), and everything else that changes during training is saved.
 Datasets yield ``(inputs, target)`` and ``model(inputs)`` returns a tensor shaped like ``target``.
-Introduced in notebooks/01_ahdrnet.ipynb, section *Training*.
+Introduced in notebooks/01_ahdrnet.ipynb, section 4 *Training on simulated brackets of moving scenes*.
 """
 
 from __future__ import annotations

@@ -134,7 +134,7 @@ class AHDRNet(nn.Module):
     gamma-encoded LDR in [0, 1] and t_i its exposure time; it returns (B, 3, H, W) linear HDR in (0, 1).
 
     Paper: Yan et al., "Attention-guided Network for Ghost-free High Dynamic Range Imaging", CVPR 2019.
-    Introduced in notebooks/01_ahdrnet.ipynb, section *Assembling AHDRNet*.
+    Introduced in notebooks/01_ahdrnet.ipynb, section 3.4 *Merging network and assembly*.
     """
 
     config_class = AHDRNetConfig

@@ -11,7 +11,7 @@ each feature channel gets its own gate. Where frame i disagrees with the referen
 carries no information (clipped or crushed pixels), training pushes ``A_i`` towards 0.
 
 Paper: Yan et al., "Attention-guided Network for Ghost-free High Dynamic Range Imaging", CVPR 2019, Sec. 3.2.
-Introduced in notebooks/01_ahdrnet.ipynb, section *Attention module*.
+Introduced in notebooks/01_ahdrnet.ipynb, section 3.2 *Attention module*.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ class Attention(nn.Module):
     ``feat`` yourself (``feat * attn``), which keeps the map available for figures.
 
     Paper: Yan et al., CVPR 2019, Sec. 3.2, Eq. (1)–(2).
-    Introduced in notebooks/01_ahdrnet.ipynb, section *Attention module*.
+    Introduced in notebooks/01_ahdrnet.ipynb, section 3.2 *Attention module*.
     """
 
     def __init__(self, features: int = 64, kernel_size: int = 3, negative_slope: float = LEAKY_SLOPE):

@@ -14,7 +14,7 @@ dense block (RDB) of Zhang et al. (CVPR 2018).
 Residual block (RB-Net ablation): y = x + W_2 * ReLU(W_1 * x + b_1) + b_2, 3×3 convolutions.
 
 Paper: Yan et al., "Attention-guided Network for Ghost-free High Dynamic Range Imaging", CVPR 2019, Sec. 3.3.
-Introduced in notebooks/01_ahdrnet.ipynb, section *Dilated residual dense block*.
+Introduced in notebooks/01_ahdrnet.ipynb, section 3.3 *Dilated residual dense block*.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ class DRDB(nn.Module):
     Parameters: Σ_j (9·(F + (j−1)g)·g + g) + (F + n·g)·F + F; 265,472 for (64, 6, 32).
 
     Paper: Yan et al., CVPR 2019, Sec. 3.3 (Fig. 4).
-    Introduced in notebooks/01_ahdrnet.ipynb, section *Dilated residual dense block*.
+    Introduced in notebooks/01_ahdrnet.ipynb, section 3.3 *Dilated residual dense block*.
     """
 
     def __init__(self, features: int = 64, dense_layers: int = 6, growth: int = 32, dilation: int = 2):
@@ -142,7 +142,8 @@ class ResidualBlock(nn.Module):
     Args:
         features: F, input and output channels.
 
-    Introduced in notebooks/01_ahdrnet.ipynb, section *Ablations*.
+    Not built in a notebook: ``AHDRNetConfig.ablation("RB-Net")`` selects it (notebook 01, section 7, trains the
+    no-attention ablation the same way).
     """
 
     def __init__(self, features: int = 64):
