@@ -33,3 +33,10 @@ def device(request) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         pytest.skip("--device=cuda given but no CUDA device is available")
     return torch.device(name)
+
+
+@pytest.fixture(autouse=True)
+def seeded_torch():
+    """Seed torch before every test, so a test's random inputs and initial weights do not depend on which
+    tests xdist ran before it on the same worker."""
+    torch.manual_seed(0)

@@ -44,7 +44,8 @@ def test_forward_shapes_range_and_intermediates():
     inputs = torch.rand(2, 3, 6, 32, 24)
     hdr = model(inputs)
     assert hdr.shape == (2, 3, 32, 24)
-    assert hdr.min() > 0 and hdr.max() < 1
+    # a sigmoid: in (0, 1) mathematically; float32 rounds logits above ~17 to exactly 1.0
+    assert hdr.min() >= 0 and hdr.max() <= 1
     out = model(inputs, return_intermediates=True)
     assert isinstance(out, AHDRNetOutput)
     torch.testing.assert_close(out.hdr, hdr, rtol=0, atol=0)

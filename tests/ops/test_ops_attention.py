@@ -20,7 +20,7 @@ def test_smoke_and_shape_range():
     feat, ref = torch.randn(2, 4, 9, 7), torch.randn(2, 4, 9, 7)
     attn = attention_map(feat, ref, *_weights(4))
     assert attn.shape == (2, 4, 9, 7)
-    assert attn.min() > 0 and attn.max() < 1
+    assert attn.min() >= 0 and attn.max() <= 1  # sigmoid; float32 can round to exactly 0 or 1
 
 
 def test_module_equals_function_and_parameter_count():
