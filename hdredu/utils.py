@@ -31,6 +31,16 @@ def seed_everything(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def random_window(height: int, width: int, size: int, generator: torch.Generator) -> tuple:
+    """A random ``size``×``size`` window of an (..., H, W) tensor, as an index: ``tensor[window]``.
+
+    Draws the top row, then the left column, from ``generator``, so a seeded generator gives the same window.
+    """
+    top = int(torch.randint(height - size + 1, (), generator=generator))
+    left = int(torch.randint(width - size + 1, (), generator=generator))
+    return (..., slice(top, top + size), slice(left, left + size))
+
+
 def check_shape(tensor: torch.Tensor, spec: str, name: str = "tensor") -> dict[str, int]:
     """Check that ``tensor`` has the layout ``spec`` (e.g. ``"B C H W"`` or ``"B N 6 H W"``).
 

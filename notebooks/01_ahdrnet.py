@@ -59,7 +59,7 @@ from hdredu.models.ahdrnet import AHDRNet, AHDRNetConfig
 from hdredu.ops.attention import Attention
 from hdredu.ops.blocks import DRDB
 from hdredu.train import TrainConfig, fit, live_plot
-from hdredu.utils import FAST, seed_everything
+from hdredu.utils import FAST, random_window, seed_everything
 
 seed_everything(0)
 notebook_start = time.perf_counter()
@@ -318,8 +318,7 @@ class RandomCrops(torch.utils.data.Dataset):
     def __getitem__(self, index):
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
         inputs, target = self.pool[int(torch.randint(len(self.pool), (), generator=gen))]
-        top, left = (int(torch.randint(n - self.crop + 1, (), generator=gen)) for n in target.shape[-2:])
-        window = (..., slice(top, top + self.crop), slice(left, left + self.crop))
+        window = random_window(*target.shape[-2:], self.crop, gen)
         inputs, target = inputs[window], target[window]  # (N, 6, c, c), (3, c, c)
         for dim in (-1, -2):  # horizontal, vertical flip
             if torch.rand((), generator=gen) < 0.5:
@@ -341,12 +340,19 @@ BASELINES = {
 }
 
 
-def baseline_scores(brackets, metric):
-    """Mean score of every classical baseline over a list of Brackets."""
-    return {name: sum(metric(fn(b), b.hdr) for b in brackets) / len(brackets) for name, fn in BASELINES.items()}
+def run_baselines(brackets):
+    """{baseline: [estimate per Brackets]}."""
+    return {name: [fn(b) for b in brackets] for name, fn in BASELINES.items()}
 
 
-val_lines = {"psnr_mu": baseline_scores(val_brackets, metrics.psnr_mu), "psnr_l": baseline_scores(val_brackets, metrics.psnr_l)}
+def score_table(estimates, brackets):
+    """{method: {metric: score}}: PSNR-μ and PSNR-L per image, then averaged (the Kalantari convention)."""
+    return {name: {m: sum(getattr(metrics, m)(e, b.hdr) for e, b in zip(est, brackets)) / len(brackets)
+                   for m in ("psnr_mu", "psnr_l")} for name, est in estimates.items()}
+
+
+val_table = score_table(run_baselines(val_brackets), val_brackets)
+val_lines = {m: {name: scores[m] for name, scores in val_table.items()} for m in ("psnr_mu", "psnr_l")}
 print({k: {n: round(v, 2) for n, v in d.items()} for k, d in val_lines.items()})
 
 train_config = TrainConfig(steps=STEPS, lr=LR, batch_size=BATCH, lr_decay_at=0.8, eval_every=max(STEPS // 10, 1), seed=0,
@@ -387,10 +393,10 @@ def run_model(net, brackets, return_intermediates=False):
         return net(brackets.model_input()[None], return_intermediates=return_intermediates)
 
 
-predictions = [run_model(model, b)[0] for b in test_brackets]
-estimates = {"AHDRNet": predictions, **{name: [fn(b) for b in test_brackets] for name, fn in BASELINES.items()}}
-table = {name: {m: sum(getattr(metrics, m)(e, b.hdr) for e, b in zip(est, test_brackets)) / len(test_brackets)
-                for m in ("psnr_mu", "psnr_l")} for name, est in estimates.items()}
+outputs = [run_model(model, b, return_intermediates=True) for b in test_brackets]  # attention kept for section 6
+predictions = [out.hdr[0] for out in outputs]
+estimates = {"AHDRNet": predictions, **run_baselines(test_brackets)}
+table = score_table(estimates, test_brackets)
 print(f"{'method':18s} {'PSNR-μ':>8s} {'PSNR-L':>8s}   ({len(test_brackets)} held-out brackets)")
 for name, scores in table.items():
     print(f"{name:18s} {scores['psnr_mu']:8.2f} {scores['psnr_l']:8.2f}")
@@ -422,7 +428,7 @@ def pooled_psnr_mu(estimates, brackets, region):
 
 
 def ref_clipped(b):
-    return (b.ldr[b.ref_idx] >= 0.98).any(dim=0, keepdim=True)
+    return b.saturation_mask[b.ref_idx] > 0  # (1, H, W): any channel ≥ 0.98
 
 
 regions = {"clipped in reference": ref_clipped, "not clipped": lambda b: ~ref_clipped(b)}
@@ -461,7 +467,7 @@ plt.show()
 # low where the frame itself is clipped or crushed (it carries nothing), high elsewhere.
 
 # %%
-out = run_model(model, b, return_intermediates=True)
+out = outputs[0]
 fig, axes = plt.subplots(2, 3, figsize=(12, 6))
 for row, (i, name) in enumerate(((0, "short"), (2, "long"))):
     viz.show_images({f"{name} frame": b.ldr[i]}, axes=[axes[row, 0]])
@@ -477,13 +483,12 @@ plt.show()
 # two effects don't mix).
 
 # %%
-def attention_statistics(net, brackets):
+def attention_statistics(outputs, brackets):
     """Mean channel-averaged attention of each non-reference frame inside / outside its masks (pooled)."""
     sums = {}
-    for b in brackets:
-        maps = run_model(net, b, return_intermediates=True).attention
+    for out, b in zip(outputs, brackets):
         for k, i in enumerate(i for i in range(len(b.ldr)) if i != b.ref_idx):
-            a = maps[k][0].mean(dim=0)  # (H, W)
+            a = out.attention[k][0].mean(dim=0)  # (H, W)
             moving, saturated = b.motion_mask[i, 0] > 0, b.saturation_mask[i, 0] > 0
             for key, mask in {"motion": moving, "still": ~moving, "saturated": saturated & ~moving,
                               "unsaturated": ~saturated & ~moving}.items():
@@ -492,7 +497,7 @@ def attention_statistics(net, brackets):
     return {key: total / max(count, 1) for key, (total, count) in sums.items()}
 
 
-stats = attention_statistics(model, test_brackets)
+stats = attention_statistics(outputs, test_brackets)
 for i, name in ((0, "short"), (2, "long")):
     print(f"{name:5s} frame: inside motion {stats[(i, 'motion')]:.3f} vs outside {stats[(i, 'still')]:.3f} · "
           f"saturated {stats[(i, 'saturated')]:.3f} vs unsaturated {stats[(i, 'unsaturated')]:.3f}")
@@ -520,11 +525,12 @@ def motion_region(b):
     return b.motion_mask.amax(dim=0) > 0
 
 
+overall = {**table, **score_table({"DRDB-Net (no attention)": predictions_na}, test_brackets)}
 comparison = {}
 for name, est in (("AHDRNet", predictions), ("DRDB-Net (no attention)", predictions_na),
                   ("reference alone", estimates["reference alone"])):
     comparison[name] = {
-        "PSNR-μ": sum(metrics.psnr_mu(e, b.hdr) for e, b in zip(est, test_brackets)) / len(test_brackets),
+        "PSNR-μ": overall[name]["psnr_mu"],
         "moving regions": pooled_psnr_mu(est, test_brackets, motion_region),
         "clipped in reference": pooled_psnr_mu(est, test_brackets, ref_clipped),
     }

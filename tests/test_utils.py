@@ -72,3 +72,14 @@ def test_default_device(monkeypatch):
     assert utils.default_device() == torch.device("cpu")
     monkeypatch.setenv("HDREDU_DEVICE", "meta")
     assert utils.default_device() == torch.device("meta")
+
+
+def test_random_window_is_in_bounds_and_seeded():
+    image = torch.arange(7 * 9).view(1, 7, 9)
+    windows = [image[utils.random_window(7, 9, 4, torch.Generator().manual_seed(s))] for s in range(20)]
+    assert all(w.shape == (1, 4, 4) for w in windows)
+    assert len({tuple(w.flatten().tolist()) for w in windows}) > 1, "different seeds give different windows"
+    again = image[utils.random_window(7, 9, 4, torch.Generator().manual_seed(3))]
+    assert torch.equal(again, windows[3])
+    square = image[..., :7]
+    assert torch.equal(square[utils.random_window(7, 7, 7, torch.Generator())], square), "a full-size window is the image"

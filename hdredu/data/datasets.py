@@ -23,6 +23,7 @@ import torch
 
 from hdredu import io
 from hdredu.imaging.camera import ldr_to_linear
+from hdredu.utils import random_window
 
 SPLIT_FOLDERS = {"train": "Training", "test": "Test"}
 EXPOSURE_FILE = "exposure.txt"
@@ -116,9 +117,7 @@ class Kalantari(torch.utils.data.Dataset):
             raise ValueError(f"crop_size={size} is larger than scene {self.scene_names[index]!r} "
                              f"({height}x{width})")
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
-        top = int(torch.randint(height - size + 1, (), generator=generator))
-        left = int(torch.randint(width - size + 1, (), generator=generator))
-        window = (..., slice(top, top + size), slice(left, left + size))
+        window = random_window(height, width, size, generator)
         return ldr[window], hdr[window]
 
 

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from hdredu.imaging import camera
 from hdredu.imaging.tonemap import rgb_luminance
-from hdredu.utils import check_shape
+from hdredu.utils import check_shape, random_window
 
 
 @dataclass
@@ -270,10 +270,7 @@ class BracketDataset(torch.utils.data.Dataset):
         return brackets.model_input(), brackets.hdr
 
     def _random_crop(self, scene: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        _, height, width = scene.shape
-        top = int(torch.randint(height - self.crop_size + 1, (), generator=generator))
-        left = int(torch.randint(width - self.crop_size + 1, (), generator=generator))
-        crop = scene[:, top : top + self.crop_size, left : left + self.crop_size]
+        crop = scene[random_window(*scene.shape[-2:], self.crop_size, generator)]
         if bool(torch.rand((), generator=generator) < 0.5):
             crop = torch.flip(crop, dims=(2,))
         return crop

@@ -182,7 +182,7 @@ def test_dataset_without_motion(small_scenes):
 
 
 def _clipped_share(brackets):
-    return float((brackets.ldr[brackets.ref_idx] >= 0.98).any(dim=0).float().mean())
+    return float(brackets.saturation_mask[brackets.ref_idx].mean())
 
 
 def test_dataset_saturated_range_sets_the_clipped_share(small_scenes):
