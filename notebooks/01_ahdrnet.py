@@ -32,7 +32,7 @@
 # modules and a training loop.
 #
 # **Budget (idle 2-core CPU, measured).** FAST mode (`HDREDU_FAST=1`, 600 steps) 48 s; full (6000 steps)
-# 6.5 min, of which two trainings of ≈ 3.8 min (AHDRNet and its no-attention ablation).
+# 6.5–7.5 min (two runs), of which two trainings of 3.8–4.5 min (AHDRNet and its no-attention ablation).
 #
 # **Scores reached** on six held-out simulated brackets with motion (PSNR-μ, full mode): AHDRNet 39.3 dB,
 # reference frame alone 37.6 dB (+1.7 dB), Debevec's merge 24.7 dB (+14.5 dB), Mertens' fusion 22.6 dB;
