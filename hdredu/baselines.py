@@ -6,19 +6,62 @@
 | :func:`debevec_merge` | Debevec & Malik (1997) weighted merge, known or calibrated CRF | radiance |
 | :func:`mertens_fusion` | Mertens et al. (2007) exposure fusion (a display image, not radiance) | linearised like the reference |
 | :func:`tonemap` | OpenCV's Reinhard / Drago / Mantiuk operators, or plain gamma | display image in [0, 1] |
+| :func:`unsharp_mask` | x + k (x − G_σ * x): local, not edge-aware (for operator imitation) | display image |
+| :func:`best_global_curve` | per-channel look-up table fitted on the target itself (an oracle bound) | display image |
 
-Inputs are :class:`hdredu.data.synthetic.Brackets` (or anything with ``ldr``, ``exposure_times``,
-``ref_idx`` and ``crf``); outputs are torch (3, H, W) float32, RGB. BGR exists only inside this file.
+Inputs of the merge baselines are :class:`hdredu.data.synthetic.Brackets` or :class:`Exposures` (anything with
+``ldr``, ``exposure_times``, ``ref_idx`` and ``crf``); :meth:`Exposures.from_model_input` rebuilds one from a
+merge model's input, so real datasets get the same baselines. Outputs are torch (3, H, W) float32, RGB. BGR
+exists only inside this file.
 Introduced in notebooks/00_hdr_basics.ipynb, section *Merging brackets*.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from hdredu.imaging.camera import crf_pair
+from hdredu.utils import check_shape
+
+
+@dataclass
+class Exposures:
+    """An exposure stack as the merge baselines need it.
+
+    Attributes:
+        ldr: (N, 3, H, W) frames in [0, 1], short → long.
+        exposure_times: (N,) times t_i (relative; the shortest is 1 in Kalantari's convention).
+        ref_idx: index of the reference frame.
+        crf: camera response name in ``hdredu.imaging.camera.CRFS`` ("gamma" when unknown).
+    """
+
+    ldr: torch.Tensor
+    exposure_times: torch.Tensor
+    ref_idx: int
+    crf: str = "gamma"
+
+    @classmethod
+    def from_model_input(cls, inputs: torch.Tensor, gamma: float = 2.2) -> Exposures:
+        """Rebuild the stack from a merge model's input  X_i = [L_i, L_i^γ / t_i]  (N, 6, H, W).
+
+        t_i = median over pixels of L_i^γ / (L_i^γ / t_i), exact up to rounding; the response is taken to be
+        the γ curve the input mapping assumes, and the reference is the middle frame.
+        """
+        check_shape(inputs, "N 6 H W", "inputs")
+        ldr, linear = inputs[:, :3], inputs[:, 3:]
+        times = []
+        for k in range(len(inputs)):
+            lit = linear[k] > 1e-6  # pixels with light: the ratio is defined there
+            if not lit.any():
+                raise ValueError(f"frame {k} of inputs is black: its exposure time cannot be recovered")
+            times.append((ldr[k][lit].clamp(0, 1) ** gamma / linear[k][lit]).median())
+        return cls(ldr.clamp(0, 1), torch.stack(times).float(), len(inputs) // 2, "gamma")
 
 
 def _frames_uint8_bgr(ldr: torch.Tensor) -> list[np.ndarray]:
@@ -123,3 +166,53 @@ def tonemap(hdr: torch.Tensor, method: str = "reinhard", gamma: float = 2.2) -> 
     else:
         raise ValueError(f"method must be one of {['gamma', *operators]}; got {method!r}")
     return _to_rgb_tensor(np.clip(display, 0.0, 1.0))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Operator imitation (HDRNet's task): what a network that learns a local operator has to beat.
+# ---------------------------------------------------------------------------------------------------------
+
+
+def unsharp_detail(image: torch.Tensor, sigma_fraction: float = 0.15) -> torch.Tensor:
+    """The detail layer  x − G_σ * x  with σ a fraction of the longer side (separable Gaussian, reflect padding).
+
+    (3, H, W) → (3, H, W). The scale is relative, like :func:`hdredu.data.operator_pairs.detail_enhance`.
+    """
+    check_shape(image, "C H W", "image")
+    sigma = sigma_fraction * max(image.shape[-2:])
+    radius = min(math.ceil(3 * sigma), min(image.shape[-2:]) - 1)  # reflect padding needs radius < side
+    kernel = torch.exp(-0.5 * (torch.arange(-radius, radius + 1.0) / sigma) ** 2)
+    kernel = (kernel / kernel.sum()).to(image.dtype)
+    channels = image.shape[0]
+    blurred = F.pad(image[None], (radius, radius, radius, radius), mode="reflect")
+    blurred = F.conv2d(blurred, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+    blurred = F.conv2d(blurred, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
+    return image - blurred[0]
+
+
+def fit_unsharp_amount(pairs, sigma_fraction: float = 0.15) -> float:
+    """Least-squares amount k of  y ≈ x + k · detail(x)  over (input, target) pairs (fit it on training data)."""
+    details = torch.cat([unsharp_detail(x, sigma_fraction).flatten() for x, _ in pairs])
+    changes = torch.cat([(y - x).flatten() for x, y in pairs])
+    return float((details * changes).sum() / (details * details).sum().clamp_min(1e-12))
+
+
+def unsharp_mask(image: torch.Tensor, amount: float, sigma_fraction: float = 0.15) -> torch.Tensor:
+    """A classical unsharp mask  x + k (x − G_σ * x):  local but not edge-aware, so it halos at strong edges."""
+    return image + amount * unsharp_detail(image, sigma_fraction)
+
+
+def best_global_curve(inputs: torch.Tensor, target: torch.Tensor, bins: int = 256) -> torch.Tensor:
+    """Per channel, the mean target value of the pixels in each input bin: the best position-independent curve.
+
+    An oracle (it sees the target), so it bounds what any global operator could reach; a network that beats it
+    learned something local. (3, H, W) inputs in [0, 1] → (3, H, W).
+    """
+    check_shape(inputs, "C H W", "inputs")
+    out = torch.empty_like(inputs)
+    for c in range(inputs.shape[0]):
+        index = (inputs[c].clamp(0, 1) * (bins - 1)).round().long().flatten()
+        sums = torch.zeros(bins).index_add_(0, index, target[c].flatten().float())
+        counts = torch.zeros(bins).index_add_(0, index, torch.ones(index.numel()))
+        out[c] = (sums / counts.clamp(min=1))[index].view_as(inputs[c])
+    return out

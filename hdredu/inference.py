@@ -13,14 +13,18 @@ sees its zero padding too), and keep only the tile's own pixels:
 
 Peak activation memory then scales with (tile + 2·overlap)² instead of H·W: a 1000×1500 Kalantari image fits
 where a single pass would not (reference/ahdrnet.md §9.4).
+
+Only a model that declares a finite ``receptive_radius`` is tiled. A model with a global path (HDRNet's global
+features and low-res copy, global pooling, non-local attention) declares ``receptive_radius = None``: each tile
+would see a different global context and the stitched picture would differ from the whole one, so ``predict``
+refuses to tile it. Such a model may offer its own memory-frugal full-resolution pass as ``model.process``
+(HDRNet computes the low-res stream once and the per-pixel stream in bands); ``predict`` uses it.
 Introduced in notebooks/01_ahdrnet.ipynb, section 8 *Full-resolution inference*.
 """
 
 from __future__ import annotations
 
 import torch
-
-DEFAULT_OVERLAP = 32
 
 
 def tile_windows(length: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
@@ -56,9 +60,10 @@ def predict(model: torch.nn.Module, inputs: torch.Tensor, tile: int | None = Non
         model: fully convolutional; maps (B, …, H, W) inputs to (B, C, H, W) outputs.
         inputs: (B, …, H, W), e.g. AHDRNet's (B, N, 6, H, W); a single unbatched stack (N, 6, H, W) works too
             when the model needs 5-D input (it is given a batch dimension and gets it removed again).
-        tile: output tile side in pixels; None = the whole image in one pass.
-        overlap: context pixels around each tile; default ``model.receptive_radius`` if the model defines it
-            (then tiled == untiled up to float rounding), else 32.
+        tile: output tile side in pixels; None = the whole image in one pass (through ``model.process`` when
+            the model has one). Only models with a finite ``receptive_radius`` can be tiled.
+        overlap: context pixels around each tile; default ``model.receptive_radius`` (then tiled == untiled up
+            to float rounding); a smaller overlap is allowed and leaves seams.
         device: where to run; default the model's device. The result comes back on ``inputs.device``.
     Returns:
         (B, C, H, W) (or (C, H, W) for an unbatched stack); the model is left in the mode it was in.
@@ -67,8 +72,11 @@ def predict(model: torch.nn.Module, inputs: torch.Tensor, tile: int | None = Non
         raise ValueError(f"inputs must be a tensor (B, ..., H, W); got {getattr(inputs, 'shape', type(inputs).__name__)}")
     if tile is not None and tile < 1:
         raise ValueError(f"tile must be a positive number of pixels or None; got {tile}")
-    overlap = getattr(model, "receptive_radius", DEFAULT_OVERLAP) if overlap is None else overlap
-    if overlap < 0:
+    if tile is not None:
+        overlap = _tile_overlap(model, overlap)
+    elif overlap is not None:
+        raise ValueError("overlap only applies to tiled prediction: give tile= too, or leave overlap out")
+    if overlap is not None and overlap < 0:
         raise ValueError(f"overlap must be ≥ 0 pixels; got {overlap}")
     unbatched = _needs_batch_dim(model, inputs)
     batch = inputs.unsqueeze(0) if unbatched else inputs
@@ -77,12 +85,27 @@ def predict(model: torch.nn.Module, inputs: torch.Tensor, tile: int | None = Non
     model.eval()
     try:
         if tile is None:
-            out = model(batch.to(device)).to(inputs.device)
+            whole = model.process if callable(getattr(model, "process", None)) else model
+            out = whole(batch.to(device)).to(inputs.device)
         else:
             out = _predict_tiled(model, batch, tile, overlap, device).to(inputs.device)
     finally:
         model.train(was_training)
     return out[0] if unbatched else out
+
+
+def _tile_overlap(model: torch.nn.Module, overlap: int | None) -> int:
+    """The overlap to tile ``model`` with; refuses a model that does not declare tiling exact."""
+    name = type(model).__name__
+    if not hasattr(model, "receptive_radius"):
+        raise ValueError(f"{name} does not declare a receptive_radius, so tiled prediction may not equal the whole "
+                         "image; run it whole (tile=None), or give the model a receptive_radius property")
+    radius = model.receptive_radius
+    if radius is None:
+        raise ValueError(f"{name} cannot be tiled: its output depends on the whole image (receptive_radius is None: "
+                         f"a global path), so tiles would change the picture. Run it whole with tile=None"
+                         + ("; its process() keeps memory bounded at full resolution" if hasattr(model, "process") else ""))
+    return radius if overlap is None else overlap
 
 
 def _needs_batch_dim(model: torch.nn.Module, inputs: torch.Tensor) -> bool:

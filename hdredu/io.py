@@ -102,6 +102,9 @@ def write_hdr(path, image: np.ndarray, half: bool = False) -> Path:
         header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
         OpenEXR.File(header, {"RGB": pixels}).write(str(path))
     elif suffix == ".hdr":
+        if (image < 0).any():
+            raise ValueError(f"image for {path} has negative values (minimum {image.min():.4g}); Radiance .hdr (RGBE) "
+                             "stores only non-negative radiance: clip them first or write .exr, which keeps them")
         if not cv2.imwrite(str(path), image[..., ::-1].copy()):
             raise OSError(f"OpenCV could not write {path}")
     else:
@@ -132,11 +135,18 @@ def read_ldr(path) -> np.ndarray:
 
 
 def write_ldr(path, image: np.ndarray, bits: int = 8) -> Path:
-    """Write an (H, W, 3) RGB image with values in [0, 1] as an 8- or 16-bit PNG / TIFF (values are clipped)."""
+    """Write an (H, W, 3) RGB image with values in [0, 1] as an 8- or 16-bit PNG / TIFF (values are clipped).
+
+    Raises:
+        ValueError: ``bits`` is not 8 or 16, or the image holds NaN.
+    """
     path = Path(path)
     if bits not in (8, 16):
         raise ValueError(f"bits must be 8 or 16; got {bits}")
     image = _as_rgb_float(image, "image")
+    if np.isnan(image).any():
+        raise ValueError(f"image for {path} holds NaN values; an LDR file cannot store them (values outside [0, 1] "
+                         "are clipped, NaN has no place to go): fix or replace them first")
     levels = 2**bits - 1
     dtype = np.uint8 if bits == 8 else np.uint16
     quantized = np.round(np.clip(image, 0.0, 1.0) * levels).astype(dtype)

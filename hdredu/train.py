@@ -9,6 +9,15 @@
 A run resumed from a checkpoint produces exactly the weights of an uninterrupted run (on CPU): batch k of
 the run is a pure function of (seed, k), and everything else that changes during training is saved.
 Datasets yield ``(inputs, target)`` and ``model(inputs)`` returns a tensor shaped like ``target``.
+
+Seed before the model is built, so that its initial weights repeat too (in every process):
+
+    seed_everything(0)                        # hdredu.utils: Python, NumPy and torch
+    model = build_model("ahdrnet", "tiny")
+    history = fit(model, data, mu_law_l1, TrainConfig(seed=0))
+
+A loss that turns NaN or Inf stops training with an error naming the step, before the optimiser step, so the
+last checkpoint written stays the last good one.
 Introduced in notebooks/01_ahdrnet.ipynb, section 4 *Training on simulated brackets of moving scenes*.
 """
 
@@ -17,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import math
 import os
 import random
 import time
@@ -29,6 +39,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from hdredu import metrics as hdr_metrics
+from hdredu.utils import check_device, item_generator
 
 Metric = Callable[[torch.Tensor, torch.Tensor], float]
 
@@ -91,10 +102,11 @@ class TrainConfig:
         for name in ("eval_every", "checkpoint_every", "num_workers"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be ≥ 0; got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive; got {self.lr}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a positive finite number; got {self.lr}")
         if self.lr_decay_at is not None and not 0 < self.lr_decay_at <= 1:
             raise ValueError(f"lr_decay_at must be in (0, 1] or None; got {self.lr_decay_at}")
+        check_device(self.device)
 
     @property
     def decay_step(self) -> int | None:
@@ -181,7 +193,7 @@ class StepBatchSampler(torch.utils.data.Sampler):
 
     def _permutation(self, epoch: int) -> torch.Tensor:
         if epoch not in self._perms:
-            self._perms = {epoch: torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + epoch))}
+            self._perms = {epoch: torch.randperm(self.n, generator=item_generator(self.seed, epoch))}
         return self._perms[epoch]
 
     def batch(self, step: int) -> list[int]:
@@ -283,18 +295,47 @@ def save_checkpoint(path, model, optimizer, scheduler, step: int, history: Histo
         "model_config": dataclasses.asdict(model_config) if dataclasses.is_dataclass(model_config) else None,
     }
     temporary = path.with_name(path.name + ".tmp")
-    torch.save(state, temporary)
-    os.replace(temporary, path)
+    try:
+        torch.save(state, temporary)
+        os.replace(temporary, path)
+    except OSError as error:  # disk full, permissions, ...: keep the previous checkpoint, leave no half file
+        temporary.unlink(missing_ok=True)
+        raise OSError(f"could not write checkpoint {path} ({error.strerror or error}); "
+                      "the previous checkpoint there, if any, is unchanged") from error
     return path
 
 
+CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "step", "history", "rng", "train_config")
+
+
 def load_checkpoint(path, map_location="cpu") -> dict:
-    """Read a checkpoint written by :func:`save_checkpoint` (a dict; ``["model"]`` is the state_dict)."""
+    """Read a checkpoint written by :func:`save_checkpoint` (a dict; ``["model"]`` is the state_dict).
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: the file is not a complete hdredu checkpoint (truncated, corrupt, or written by something
+            else), naming the file.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
-    # weights_only=False: the file also holds RNG states (numpy arrays, Python tuples) written by hdredu itself.
-    return torch.load(path, map_location=map_location, weights_only=False)
+    try:
+        # weights_only=False: the file also holds RNG states (numpy arrays, Python tuples) written by hdredu itself.
+        saved = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as error:  # torch raises RuntimeError, EOFError, UnpicklingError, zipfile errors, ...
+        raise ValueError(f"checkpoint {path} cannot be read ({type(error).__name__}: {error}); it is truncated, "
+                         "corrupt, or not a checkpoint written by hdredu.train") from None
+    missing = [key for key in CHECKPOINT_KEYS if not isinstance(saved, dict) or key not in saved]
+    if missing:
+        raise ValueError(f"checkpoint {path} is not an hdredu training checkpoint: it lacks {missing}")
+    return saved
+
+
+def check_resumable(path, config: TrainConfig) -> None:
+    """Raise ValueError if the checkpoint at ``path`` exists and was made with a config that would give a
+    different run than ``config`` (call it before anything is written, as the CLI does)."""
+    if Path(path).is_file():
+        _check_resumable(load_checkpoint(path), config, path)
 
 
 def _check_resumable(saved: dict, config: TrainConfig, path) -> None:
@@ -378,8 +419,12 @@ def fit(
             history.metrics.setdefault(name, []).append(value)
 
     def save(step: int) -> None:
-        if checkpoint_path is not None:
-            save_checkpoint(checkpoint_path, model, optimizer, scheduler, step, history, config)
+        if checkpoint_path is None:
+            return
+        if not all(torch.isfinite(p).all() for p in model.parameters()):
+            raise FloatingPointError(f"the weights became NaN or Inf at step {step}; nothing was saved, the last good "
+                                     f"checkpoint {checkpoint_path} stays. Lower the learning rate (now {config.lr})")
+        save_checkpoint(checkpoint_path, model, optimizer, scheduler, step, history, config)
 
     if val_data is not None and config.eval_at_start and start == 0:
         run_eval(0)
@@ -394,6 +439,12 @@ def fit(
         with _autocast(device, config.amp):
             pred = model(inputs)
         loss = loss_fn(pred.float(), target)
+        if not torch.isfinite(loss):
+            bar.close()
+            where = f"; the last good checkpoint {checkpoint_path} stays" if checkpoint_path is not None else ""
+            raise FloatingPointError(f"the training loss is {float(loss.detach())} at step {step}: training stopped before "
+                                     f"the optimiser step{where}. Lower the learning rate (now {config.lr}) or check "
+                                     "the data for NaN / Inf")
         loss.backward()
         if config.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

@@ -31,6 +31,15 @@ def seed_everything(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def item_generator(seed: int, index: int) -> torch.Generator:
+    """The generator of item ``index`` of a dataset seeded with ``seed``: seeded with ``seed · 1_000_003 + index``.
+
+    Every seeded dataset in hdredu draws item k from this generator alone, so an item is a pure function of
+    (seed, k): the same in every process, in any order, with any number of DataLoader workers.
+    """
+    return torch.Generator().manual_seed(seed * 1_000_003 + index)
+
+
 def random_window(height: int, width: int, size: int, generator: torch.Generator) -> tuple:
     """A random ``size``×``size`` window of an (..., H, W) tensor, as an index: ``tensor[window]``.
 
@@ -66,6 +75,30 @@ def check_shape(tensor: torch.Tensor, spec: str, name: str = "tensor") -> dict[s
         elif sizes.setdefault(letter, size) != size:
             raise ValueError(f"{name} must have shape ({spec}) with equal sizes for {letter}; got {got}")
     return sizes
+
+
+def check_device(name) -> torch.device:
+    """``name`` as a torch.device this machine can use, checked before any work starts.
+
+    Raises:
+        ValueError: the name is not a device ("cpu", "cuda", "cuda:1", "mps", ...), or this torch build or
+            machine has no such device (e.g. "cuda" on a CPU-only build), with what is available instead.
+    """
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"device {name!r} is not a device name (use 'cpu', 'cuda', 'cuda:1', 'mps'): {error}") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            build = "this torch build has no CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
+            raise ValueError(f"device {name!r}: {build} (torch {torch.__version__}); use 'cpu'")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s) are visible")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {name!r}: MPS is not available on this machine; use 'cpu'")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device {name!r}: hdredu runs on 'cpu', 'cuda' or 'mps'")
+    return device
 
 
 def default_device() -> torch.device:

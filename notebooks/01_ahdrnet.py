@@ -397,7 +397,7 @@ def run_model(net, brackets, return_intermediates=False):
 
 
 outputs = [run_model(model, b, return_intermediates=True) for b in test_brackets]  # attention kept for section 6
-predictions = [out.hdr[0] for out in outputs]
+predictions = [out.output[0] for out in outputs]
 estimates = {"AHDRNet": predictions, **run_baselines(test_brackets)}
 table = score_table(estimates, test_brackets)
 print(f"{'method':18s} {'PSNR-μ':>8s} {'PSNR-L':>8s}   ({len(test_brackets)} held-out brackets)")

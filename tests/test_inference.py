@@ -57,10 +57,39 @@ def test_unbatched_stack_and_device_of_result():
     torch.testing.assert_close(out, predict(model, stack.unsqueeze(0))[0])
 
 
-def test_generic_model_without_receptive_radius():
-    conv = torch.nn.Conv2d(2, 1, 5, padding=2).double()
+class DeclaredConv(torch.nn.Conv2d):
+    receptive_radius = 2  # a 5×5 convolution
+
+
+def test_generic_model_that_declares_its_receptive_radius():
+    conv = DeclaredConv(2, 1, 5, padding=2).double()
     image = torch.rand(1, 2, 30, 30, dtype=torch.float64)
-    torch.testing.assert_close(predict(conv, image, tile=8, overlap=2), predict(conv, image))
+    torch.testing.assert_close(predict(conv, image, tile=8), predict(conv, image))
+
+
+def test_models_that_do_not_declare_exact_tiling_are_refused():
+    conv = torch.nn.Conv2d(2, 1, 5, padding=2)
+    image = torch.rand(1, 2, 30, 30)
+    with pytest.raises(ValueError, match="Conv2d does not declare a receptive_radius"):
+        predict(conv, image, tile=8, overlap=2)
+    from hdredu.models import build_model
+
+    hdrnet = build_model("hdrnet", "tiny")
+    picture = torch.rand(1, 3, 64, 96)
+    with pytest.raises(ValueError, match="HDRNet cannot be tiled.*process\\(\\) keeps memory bounded"):
+        predict(hdrnet, picture, tile=48)
+    with pytest.raises(ValueError, match="overlap only applies to tiled prediction"):
+        predict(hdrnet, picture, overlap=4)
+
+
+def test_whole_image_prediction_uses_the_model_process_when_it_has_one():
+    from hdredu.models import build_model
+
+    hdrnet = build_model("hdrnet", "tiny").eval()
+    picture = torch.rand(1, 3, 70, 90)
+    with torch.no_grad():
+        torch.testing.assert_close(predict(hdrnet, picture), hdrnet.process(picture), rtol=0, atol=0)
+        torch.testing.assert_close(predict(hdrnet, picture), hdrnet(picture), rtol=1e-4, atol=1e-5)
 
 
 def test_error_messages():

@@ -207,3 +207,20 @@ def test_read_ldr_of_a_float_image_points_to_read_hdr(tmp_path):
     path = io.write_hdr(tmp_path / "scene.hdr", _hdr_image())
     with pytest.raises(io.ImageReadError, match=re.escape(f"{path}: an 8- or 16-bit LDR image is expected; got dtype float32")):
         io.read_ldr(path)
+
+
+def test_write_ldr_refuses_nan(tmp_path):
+    image = np.full((4, 5, 3), 0.5, dtype=np.float32)
+    image[1, 2, 0] = np.nan
+    with pytest.raises(ValueError, match="holds NaN values; an LDR file cannot store them"):
+        io.write_ldr(tmp_path / "a.png", image)
+    assert not (tmp_path / "a.png").exists()
+
+
+def test_write_hdr_refuses_negative_radiance_but_exr_keeps_it(tmp_path):
+    image = np.full((4, 5, 3), 0.5, dtype=np.float32)
+    image[0, 0, 1] = -0.25
+    with pytest.raises(ValueError, match="negative values.*write .exr"):
+        io.write_hdr(tmp_path / "a.hdr", image)
+    io.write_hdr(tmp_path / "a.exr", image)
+    assert io.read_hdr(tmp_path / "a.exr")[0, 0, 1] == -0.25

@@ -205,3 +205,77 @@ def test_error_messages(tmp_path):
         evaluate(tiny_model(), [])
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_non_finite_learning_rate_and_unknown_device_are_refused():
+    for lr in (float("inf"), float("nan"), 0.0):
+        with pytest.raises(ValueError, match="lr must be a positive finite number"):
+            dataclasses.replace(FAST_CONFIG, lr=lr).validate()
+    with pytest.raises(ValueError, match="device 'tpu' is not a device name|device 'tpu': hdredu runs on"):
+        dataclasses.replace(FAST_CONFIG, device="tpu").validate()
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device 'cuda'.*use 'cpu'"):
+            dataclasses.replace(FAST_CONFIG, device="cuda").validate()
+
+
+def test_a_diverging_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
+    path = tmp_path / "ckpt.pt"
+    fit(tiny_model(), toy_data(), mu_law_l1, dataclasses.replace(FAST_CONFIG, steps=4, eval_every=0), checkpoint_path=path)
+    good = path.read_bytes()
+
+    calls = [0]
+
+    def loss_that_diverges(pred, target):  # finite for two steps, then NaN
+        calls[0] += 1
+        return mu_law_l1(pred, target) * (float("nan") if calls[0] > 2 else 1.0)
+
+    config = dataclasses.replace(FAST_CONFIG, steps=8, eval_every=0, checkpoint_every=1)
+    with pytest.raises(FloatingPointError, match="the training loss is nan at step 3.*last good checkpoint"):
+        fit(tiny_model(), toy_data(), loss_that_diverges, config, checkpoint_path=tmp_path / "other.pt")
+    assert torch.load(tmp_path / "other.pt", weights_only=False)["step"] == 2  # steps 1 and 2 were good
+    assert path.read_bytes() == good
+
+
+def test_weights_that_blow_up_are_never_saved(tmp_path):
+    path = tmp_path / "ckpt.pt"
+    config = dataclasses.replace(FAST_CONFIG, steps=1, eval_every=0)
+
+    def finite_loss_nan_gradient(pred, target):  # sqrt(0 · p) is 0, its gradient 0 · ∞ = NaN
+        return mu_law_l1(pred, target) + (pred.flatten()[0] * 0).sqrt()
+
+    with pytest.raises(FloatingPointError, match="weights became NaN or Inf at step 1"):
+        fit(tiny_model(), toy_data(), finite_loss_nan_gradient, config, checkpoint_path=path)
+    assert not path.exists()
+
+
+def test_truncated_or_foreign_checkpoints_name_the_file(tmp_path):
+    path = tmp_path / "ckpt.pt"
+    fit(tiny_model(), toy_data(), mu_law_l1, dataclasses.replace(FAST_CONFIG, steps=1, eval_every=0), checkpoint_path=path)
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(path.read_bytes()[:500])
+    with pytest.raises(ValueError, match=f"checkpoint {truncated} cannot be read.*truncated"):
+        load_checkpoint(truncated)
+    foreign = tmp_path / "weights.pt"
+    torch.save(tiny_model().state_dict(), foreign)
+    with pytest.raises(ValueError, match=f"checkpoint {foreign} is not an hdredu training checkpoint"):
+        load_checkpoint(foreign)
+
+
+def test_a_failed_save_keeps_the_previous_checkpoint_and_leaves_no_temp_file(tmp_path, monkeypatch):
+    path = tmp_path / "ckpt.pt"
+    config = dataclasses.replace(FAST_CONFIG, steps=2, eval_every=0)
+    fit(tiny_model(), toy_data(), mu_law_l1, config, checkpoint_path=path)
+    good = path.read_bytes()
+    real_save = torch.save
+
+    def disk_full(obj, target, *args, **kwargs):  # writes half a file, then fails like a full disk
+        real_save(obj, target, *args, **kwargs)
+        with open(target, "r+b") as handle:
+            handle.truncate(100)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(OSError, match=f"could not write checkpoint {path} \\(No space left on device\\)"):
+        fit(tiny_model(), toy_data(), mu_law_l1, dataclasses.replace(config, steps=3), checkpoint_path=path)
+    assert path.read_bytes() == good
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]

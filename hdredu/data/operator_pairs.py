@@ -28,7 +28,7 @@ from torch.utils.data import Dataset
 
 from hdredu.data.samples import TEST_SCENES, TRAIN_SCENES, load_sample
 from hdredu.imaging.tonemap import reinhard
-from hdredu.utils import check_shape
+from hdredu.utils import check_shape, item_generator
 
 
 def detail_enhance(ldr: torch.Tensor, sigma_spatial: float = 0.15, sigma_range: float = 0.1) -> torch.Tensor:
@@ -128,7 +128,7 @@ class OperatorPairs(Dataset):
         """The radiance of item ``index`` before tone mapping: (3, c, c)."""
         if not 0 <= index < self.length:
             raise IndexError(f"index must be in [0, {self.length}); got {index}")
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
+        generator = item_generator(self.seed, index)
 
         def draw(low: int, high: int) -> int:  # uniform integer in [low, high]
             return int(torch.randint(low, high + 1, (1,), generator=generator))

@@ -124,6 +124,15 @@ def ldr_to_linear(ldr: torch.Tensor, exposure_times, gamma: float = 2.2) -> torc
     return inverse_gamma_crf(ldr, gamma) / _broadcast_times(exposure_times, ldr)
 
 
+def merge_input(ldr: torch.Tensor, exposure_times, gamma: float = 2.2) -> torch.Tensor:
+    """The multi-exposure models' input  X_i = [L_i, L_i^γ / t_i]:  (..., N, 3, H, W) → (..., N, 6, H, W).
+
+    Every merge dataset (simulated brackets, Kalantari, NTIRE) builds its input here, with t from the
+    bracket's own exposure times, so a network trained on one spacing can be given another.
+    """
+    return torch.cat([ldr, ldr_to_linear(ldr, exposure_times, gamma)], dim=-3)
+
+
 def saturation_mask(ldr: torch.Tensor, threshold: float = 0.98) -> torch.Tensor:
     """1 where any channel is saturated (≥ threshold), else 0.  (..., C, H, W) → (..., 1, H, W)."""
     return (ldr >= threshold).any(dim=-3, keepdim=True).to(ldr.dtype)

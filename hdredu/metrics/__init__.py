@@ -19,6 +19,7 @@ Introduced in notebooks/00_hdr_basics.ipynb, section *Measuring*.
 
 from __future__ import annotations
 
+import math
 
 import torch
 
@@ -27,6 +28,7 @@ from hdredu.imaging.tonemap import MU, mu_law, rgb_luminance
 LABELS = {
     "psnr_l": "PSNR-L",
     "psnr_mu": "PSNR-μ (μ = 5000)",
+    "psnr_display": "PSNR (display, [0, 1])",
     "ssim": "SSIM",
     "pu21_psnr": "PU21-PSNR",
     "pu21_ssim": "PU21-SSIM",
@@ -35,16 +37,53 @@ LABELS = {
 }
 
 
-def _as_batch(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Check two images have the same shape; return them as (B, C, H, W) float tensors."""
-    pred, target = torch.as_tensor(pred), torch.as_tensor(target)
+def _check_image(image, name: str) -> torch.Tensor:
+    """``image`` as a float tensor, refusing what no metric can score: non-float values, NaN / Inf, a layout
+    that is not (B, C, H, W) or (C, H, W) with C = 1 or 3."""
+    if not isinstance(image, torch.Tensor):
+        if not hasattr(image, "__array__"):
+            raise TypeError(f"{name} must be a torch tensor (B, C, H, W) or (C, H, W); got {type(image).__name__}")
+        image = torch.as_tensor(image)
+    if not image.is_floating_point():
+        raise TypeError(f"{name} must hold floating-point values (linear radiance or display values in [0, 1]); "
+                        f"got dtype {image.dtype}. Read images with hdredu.io (8/16-bit files come back in [0, 1]) "
+                        "or convert with .float() / 255 yourself")
+    if image.dim() not in (3, 4):
+        raise ValueError(f"{name} must be (B, C, H, W) or (C, H, W); got shape {tuple(image.shape)}")
+    channels = image.shape[-3]
+    if channels not in (1, 3):
+        hint = (" — it looks like an (H, W, 3) array as hdredu.io.read_hdr returns; convert it with "
+                "hdredu.io.to_tensor" if image.shape[-1] in (1, 3) else "")
+        raise ValueError(f"{name} must have 1 or 3 channels in (B, C, H, W) or (C, H, W) order; got shape "
+                         f"{tuple(image.shape)}{hint}")
+    bad = (~torch.isfinite(image)).sum()
+    if bad:
+        raise ValueError(f"{name} holds {int(bad)} NaN or Inf values; a metric cannot score non-finite pixels")
+    return image
+
+
+def _as_batch(pred, target) -> tuple[torch.Tensor, torch.Tensor]:
+    """Check two images (see :func:`_check_image`) of the same shape; return them as (B, C, H, W) float32."""
+    pred, target = _check_image(pred, "pred"), _check_image(target, "target")
     if pred.shape != target.shape:
         raise ValueError(f"pred and target must have the same shape; got {tuple(pred.shape)} and {tuple(target.shape)}")
     if pred.dim() == 3:
         pred, target = pred.unsqueeze(0), target.unsqueeze(0)
-    if pred.dim() != 4:
-        raise ValueError(f"images must be (B, C, H, W) or (C, H, W); got shape {tuple(pred.shape)}")
     return pred.float(), target.float()
+
+
+def _check_radiance(target: torch.Tensor, metric: str, scaled_to_nits: bool = True) -> None:
+    """An HDR reference must be non-negative relative radiance, with some light in every image when the metric
+    scales its peak to cd/m²."""
+    if (target < 0).any():
+        raise ValueError(f"{metric}: target must be non-negative linear radiance; its minimum is {float(target.min()):.4g}")
+    if scaled_to_nits and (target.flatten(1).amax(dim=1) <= 0).any():
+        raise ValueError(f"{metric}: a target image is all zero: its scale to cd/m² (peak_nits / max) is undefined")
+
+
+def _check_peak(peak_nits: float) -> None:
+    if not (isinstance(peak_nits, (int, float)) and math.isfinite(peak_nits) and peak_nits > 0):
+        raise ValueError(f"peak_nits must be a positive number of cd/m²; got {peak_nits!r}")
 
 
 def psnr(pred: torch.Tensor, target: torch.Tensor, peak: float = 1.0) -> float:
@@ -60,8 +99,12 @@ def psnr_l(pred: torch.Tensor, target: torch.Tensor) -> float:
 
 
 def psnr_mu(pred: torch.Tensor, target: torch.Tensor, mu: float = MU) -> float:
-    """PSNR-μ: PSNR(T(pred), T(target)) with T the μ-law (μ = 5000), peak 1; inputs clipped to [0, 1]."""
+    """PSNR-μ: PSNR(T(pred), T(target)) with T the μ-law (μ = 5000), peak 1; both clipped to [0, 1] (Kalantari).
+
+    The target must be non-negative radiance; the prediction may stray outside [0, 1] (it is clipped).
+    """
     pred, target = _as_batch(pred, target)
+    _check_radiance(target, "psnr_mu", scaled_to_nits=False)
     return psnr(mu_law(pred.clamp(0, 1), mu), mu_law(target.clamp(0, 1), mu), peak=1.0)
 
 
@@ -75,7 +118,21 @@ def ssim(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> f
     from torchmetrics.functional.image import structural_similarity_index_measure
 
     pred, target = _as_batch(pred, target)
-    return float(structural_similarity_index_measure(pred, target, data_range=data_range))
+    # float64: the variances E[x²] − E[x]² cancel badly in float32 for large values (PU21 units reach 600)
+    return float(structural_similarity_index_measure(pred.double(), target.double(), data_range=data_range))
+
+
+def psnr_display(pred: torch.Tensor, target: torch.Tensor) -> float:
+    """PSNR of display images in [0, 1] (peak 1), the prediction clipped to [0, 1] as a display would show it.
+
+    Raises:
+        ValueError: the target is not a display image (values outside [0, 1]).
+    """
+    pred, target = _as_batch(pred, target)
+    if target.min() < 0 or target.max() > 1:
+        raise ValueError(f"psnr_display: target must be a display image in [0, 1]; got range "
+                         f"[{float(target.min()):.4g}, {float(target.max()):.4g}] (for radiance use psnr_mu / psnr_l)")
+    return psnr(pred.clamp(0, 1), target, peak=1.0)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -115,6 +172,8 @@ def to_nits(hdr: torch.Tensor, peak_nits: float = 4000.0, reference: torch.Tenso
 
 def _pu21_pair(pred, target, peak_nits):
     pred, target = _as_batch(pred, target)
+    _check_peak(peak_nits)
+    _check_radiance(target, "PU21")
     scale = lambda x: to_nits(x, peak_nits, reference=target)  # noqa: E731  same factor for both
     encode = lambda x: pu21_encode(rgb_luminance(scale(x)) if x.shape[1] == 3 else scale(x))  # noqa: E731
     return encode(pred), encode(target)
@@ -144,6 +203,8 @@ def hdrvdp2_q(pred: torch.Tensor, target: torch.Tensor, peak_nits: float = 1000.
     from hdredu.metrics.hdrvdp2.metric import DEFAULT_PPD
 
     pred, target = _as_batch(pred, target)
+    _check_peak(peak_nits)
+    _check_radiance(target, "hdrvdp2_q")
     ppd = DEFAULT_PPD if pixels_per_degree is None else pixels_per_degree
     scores = []
     for p, t in zip(pred, target):
@@ -218,7 +279,17 @@ def jod(pred: torch.Tensor, target: torch.Tensor, peak_nits: float = 1500.0,
     return sum(scores) / len(scores)
 
 
+def metric_functions() -> dict:
+    """{name: fn(pred, target) → float} of every metric hdredu computes, keyed like :data:`LABELS`
+    (ColorVideoVDP JOD only when its optional package is installed)."""
+    functions = {"psnr_l": psnr_l, "psnr_mu": psnr_mu, "psnr_display": psnr_display, "ssim": ssim,
+                 "pu21_psnr": pu21_psnr, "pu21_ssim": pu21_ssim, "hdrvdp2_q": hdrvdp2_q}
+    if cvvdp_available():
+        functions["jod"] = jod
+    return functions
+
+
 __all__ = [
-    "LABELS", "psnr", "psnr_l", "psnr_mu", "ssim", "pu21_encode", "pu21_decode", "pu21_psnr", "pu21_ssim",
+    "LABELS", "metric_functions", "psnr_display", "psnr", "psnr_l", "psnr_mu", "ssim", "pu21_encode", "pu21_decode", "pu21_psnr", "pu21_ssim",
     "to_nits", "hdrvdp2_q", "jod", "cvvdp_available",
 ]

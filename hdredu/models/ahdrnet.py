@@ -115,12 +115,13 @@ class AHDRNetOutput:
     """What ``AHDRNet.forward(..., return_intermediates=True)`` returns.
 
     Attributes:
-        hdr: (B, 3, H, W) linear HDR in (0, 1), aligned to the reference frame.
+        output: (B, 3, H, W) linear HDR in [0, 1], aligned to the reference frame (the first field of every
+            model's output dataclass is named ``output``).
         attention: one (B, F, H, W) map in (0, 1) per non-reference frame, in frame order (short, long);
             empty when the model has no attention (DRDB-Net, RB-Net ablations).
     """
 
-    hdr: torch.Tensor
+    output: torch.Tensor
     attention: list[torch.Tensor]
 
 
@@ -138,6 +139,7 @@ class AHDRNet(nn.Module):
     """
 
     config_class = AHDRNetConfig
+    task = "merge"
 
     def __init__(self, config: AHDRNetConfig | None = None):
         super().__init__()

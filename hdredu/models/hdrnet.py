@@ -302,6 +302,9 @@ class HDRNet(nn.Module):
         else:
             self.guide = CurveGuide(config.guide_complexity)
 
+    task = "operator"
+    receptive_radius = None  # the global path and the low-res copy see the whole image: tiles would differ
+
     def lowres_copy(self, image: torch.Tensor) -> torch.Tensor:
         """Step 0: nearest-neighbour resize to S × S (the official training pipeline's choice).
 

@@ -288,3 +288,33 @@ def test_bundled_static_set_reference_matches_label():
     assert unclipped.float().mean() > 0.5
     error = (reference_linear - target).abs()[:, unclipped]
     assert float(error.mean()) < 0.05 * float(target[:, unclipped].mean())  # measured ≈ 0.018 × mean
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Scene discovery: by the frames, so nothing is dropped or counted twice in silence.
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_test_scene_without_exposure_file_is_reported_not_dropped(fake_root):
+    root, _ = fake_root
+    (root / "Test" / "EXTRA" / "001" / "exposure.txt").unlink()
+    with pytest.raises(FileNotFoundError, match=re.escape(str(root / "Test" / "EXTRA" / "001" / "exposure.txt"))):
+        Kalantari(root, "test")
+
+
+def test_nested_copy_of_a_scene_is_refused(fake_root):
+    root, _ = fake_root
+    scene = root / "Test" / "EXTRA" / "001"
+    shutil.copytree(scene, scene / "backup")
+    with pytest.raises(ValueError, match="holds another scene folder.*backup: a nested copy would be read twice"):
+        Kalantari(root, "test")
+
+
+def test_broken_symlink_frame_names_the_link(fake_root):
+    root, _ = fake_root
+    scene = root / "Training" / "002"
+    frame = sorted(scene.glob("*.tif"))[0]
+    frame.unlink()
+    frame.symlink_to(root / "elsewhere" / frame.name)
+    with pytest.raises(FileNotFoundError, match=f"{re.escape(str(frame))} is a broken link"):
+        Kalantari(root, "train")

@@ -79,7 +79,7 @@ def test_psnr_mu_hand_computation_and_skimage():
 def test_psnr_mu_clips_to_unit_range():
     target = torch.ones(3, 4, 4)
     assert metrics.psnr_mu(target * 1.5, target) == math.inf  # both clip to 1
-    assert metrics.psnr_mu(-target, 0 * target) == math.inf  # both clip to 0
+    assert metrics.psnr_mu(-target, 0 * target) == math.inf  # the prediction clips to 0
 
 
 @pytest.mark.parametrize("metric", [metrics.psnr_l, metrics.psnr_mu, metrics.ssim, metrics.pu21_psnr, metrics.pu21_ssim])
@@ -89,8 +89,79 @@ def test_mismatched_shapes(metric):
 
 
 def test_wrong_number_of_dimensions():
-    with pytest.raises(ValueError, match=re.escape("images must be (B, C, H, W) or (C, H, W); got shape (16, 16)")):
+    with pytest.raises(ValueError, match=re.escape("pred must be (B, C, H, W) or (C, H, W); got shape (16, 16)")):
         metrics.psnr_l(torch.rand(16, 16), torch.rand(16, 16))
+
+
+ALL_METRICS = [metrics.psnr_l, metrics.psnr_mu, metrics.psnr_display, metrics.ssim, metrics.pu21_psnr,
+               metrics.pu21_ssim, metrics.hdrvdp2_q]
+
+
+@pytest.mark.parametrize("metric", ALL_METRICS)
+@pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan])
+def test_non_finite_pixels_are_refused(metric, bad):
+    target = torch.rand(3, 16, 16) * 0.5 + 0.1
+    pred = target.clone()
+    pred[1, 3, 4] = bad
+    with pytest.raises(ValueError, match="pred holds 1 NaN or Inf values"):
+        metric(pred, target)
+    with pytest.raises(ValueError, match="target holds 1 NaN or Inf values"):
+        metric(target, pred)
+
+
+@pytest.mark.parametrize("metric", ALL_METRICS)
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int32, torch.bool])
+def test_integer_and_bool_images_are_refused(metric, dtype):
+    image = (torch.rand(3, 16, 16) * 200).to(dtype)
+    with pytest.raises(TypeError, match=f"pred must hold floating-point values.*got dtype {dtype}"):
+        metric(image, torch.rand(3, 16, 16))
+
+
+@pytest.mark.parametrize("metric", ALL_METRICS)
+def test_hwc_arrays_are_refused_with_the_fix(metric):
+    hwc = np.random.default_rng(0).random((20, 24, 3), dtype=np.float32)  # what hdredu.io.read_hdr returns
+    with pytest.raises(ValueError, match="looks like an \\(H, W, 3\\) array.*hdredu.io.to_tensor"):
+        metric(hwc, hwc)
+
+
+@pytest.mark.parametrize("metric", [metrics.psnr_mu, metrics.pu21_psnr, metrics.pu21_ssim, metrics.hdrvdp2_q])
+def test_hdr_metrics_refuse_negative_or_black_targets(metric):
+    pred = torch.rand(3, 16, 16)
+    with pytest.raises(ValueError, match="target must be non-negative linear radiance"):
+        metric(pred, pred - 0.5)
+    if metric is not metrics.psnr_mu:  # the other three scale the target's peak to cd/m²
+        with pytest.raises(ValueError, match="a target image is all zero"):
+            metric(pred, torch.zeros(3, 16, 16))
+
+
+@pytest.mark.parametrize("metric", [metrics.pu21_psnr, metrics.pu21_ssim, metrics.hdrvdp2_q])
+@pytest.mark.parametrize("peak", [0, -100, math.inf, math.nan])
+def test_peak_nits_must_be_positive_and_finite(metric, peak):
+    image = torch.rand(3, 16, 16)
+    with pytest.raises(ValueError, match="peak_nits must be a positive number of cd/m²"):
+        metric(image, image, peak_nits=peak)
+
+
+def test_psnr_display_needs_a_display_target_and_clips_the_prediction():
+    target = torch.rand(3, 8, 8)
+    assert metrics.psnr_display(target + 5 * (target > 0.999), target) == math.inf  # clipped back to 1... or equal
+    assert metrics.psnr_display(target.clamp(0.2, 1) - 1, target.clamp(0.2, 1)) == metrics.psnr(
+        torch.zeros(3, 8, 8), target.clamp(0.2, 1))
+    with pytest.raises(ValueError, match="target must be a display image in \\[0, 1\\]"):
+        metrics.psnr_display(target, target * 3)
+
+
+def test_pu21_ssim_never_exceeds_one():
+    generator = torch.Generator().manual_seed(1)
+    for _ in range(5):
+        target = torch.rand(1, 3, 32, 32, generator=generator) ** 8 * 1000 + 1e-3  # bright, high dynamic range
+        assert metrics.pu21_ssim(target, target) <= 1.0
+        noisy = target * (1 + 0.01 * torch.randn(target.shape, generator=generator)).clamp_min(0)
+        assert metrics.pu21_ssim(noisy, target) <= 1.0
+
+
+def test_metric_functions_are_keyed_like_the_labels():
+    assert set(metrics.metric_functions()) <= set(metrics.LABELS)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ def test_forward_shapes_range_and_intermediates():
     assert hdr.min() >= 0 and hdr.max() <= 1
     out = model(inputs, return_intermediates=True)
     assert isinstance(out, AHDRNetOutput)
-    torch.testing.assert_close(out.hdr, hdr, rtol=0, atol=0)
+    torch.testing.assert_close(out.output, hdr, rtol=0, atol=0)
     assert len(out.attention) == 2
     assert all(a.shape == (2, model.config.features, 32, 24) for a in out.attention)
     no_attention = AHDRNet(AHDRNetConfig.tiny().ablation("DRDB-Net"))

@@ -1,7 +1,7 @@
 """Loaders for real HDR datasets on disk. First: Kalantari & Ramamoorthi, SIGGRAPH 2017 ("SIG17HDR").
 
     <root>/Training/<scene>/          74 scenes (a stray README.txt beside them is skipped)
-    <root>/Test/PAPER/<scene>/        test scenes: any folder under Test/ that holds exposure.txt
+    <root>/Test/PAPER/<scene>/        test scenes: any folder under Test/ that holds LDR frames
     <root>/Test/EXTRA/<scene>/
         3 LDR frames   16-bit TIFF (also 8/16-bit PNG); sorted file names = short → long exposure
         exposure.txt   3 EV stops relative to the shortest frame, one per line; t = 2^EV
@@ -22,8 +22,8 @@ from pathlib import Path
 import torch
 
 from hdredu import io
-from hdredu.imaging.camera import ldr_to_linear
-from hdredu.utils import random_window
+from hdredu.imaging.camera import merge_input
+from hdredu.utils import item_generator, random_window
 
 SPLIT_FOLDERS = {"train": "Training", "test": "Test"}
 EXPOSURE_FILE = "exposure.txt"
@@ -89,8 +89,7 @@ class Kalantari(torch.utils.data.Dataset):
         if self.crop_size is not None:
             ldr, hdr = self._random_crop(ldr, hdr, index)
         # AHDRNet's input mapping  X_i = [L_i, L_i^γ / t_i]:  (3, 3, h, w) → (3, 6, h, w).
-        linear = ldr_to_linear(ldr, self.exposure_times(index), self.gamma)
-        return torch.cat([ldr, linear], dim=1), hdr
+        return merge_input(ldr, self.exposure_times(index), self.gamma), hdr
 
     def _check_index(self, index: int) -> int:
         if not -len(self) <= index < len(self):
@@ -116,17 +115,19 @@ class Kalantari(torch.utils.data.Dataset):
         if size > min(height, width):
             raise ValueError(f"crop_size={size} is larger than scene {self.scene_names[index]!r} "
                              f"({height}x{width})")
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
+        generator = item_generator(self.seed, index)
         window = random_window(height, width, size, generator)
         return ldr[window], hdr[window]
 
 
 def find_scenes(root, split: str) -> list[Path]:
-    """Scene folders of one split, sorted: the sub-folders of ``Training/``, or every folder under ``Test/``
-    that holds ``exposure.txt`` (PAPER and EXTRA). Files (a README.txt) and hidden folders are skipped.
+    """Scene folders of one split, sorted: every folder under ``Training/`` or ``Test/`` that holds LDR frames
+    (so PAPER/ and EXTRA/ under Test/ are found, and a scene missing ``exposure.txt`` is reported, not dropped).
+    Files beside the scenes (a README.txt) and hidden folders are skipped.
 
     Raises:
         FileNotFoundError: ``root`` or the split folder is missing, or it holds no scene.
+        ValueError: a scene folder holds another scene folder (a nested copy would be counted twice).
     """
     root = Path(root)
     if not root.is_dir():
@@ -134,24 +135,31 @@ def find_scenes(root, split: str) -> list[Path]:
     split_dir = root / SPLIT_FOLDERS[split]
     if not split_dir.is_dir():
         raise FileNotFoundError(f"no {split} scenes: the folder {split_dir} does not exist ({LAYOUT_HINT})")
-    if split == "train":
-        scenes = [p for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
-    else:
-        scenes = [p.parent for p in split_dir.rglob(EXPOSURE_FILE)
-                  if not any(part.startswith(".") for part in p.relative_to(split_dir).parts)]
+    scenes = sorted({frame.parent for frame in split_dir.rglob("*")
+                     if frame.suffix.lower() in LDR_SUFFIXES and (frame.is_file() or frame.is_symlink())
+                     and not any(part.startswith(".") for part in frame.relative_to(split_dir).parts)})
+    for outer in scenes:
+        nested = [inner for inner in scenes if inner != outer and outer in inner.parents]
+        if nested:
+            raise ValueError(f"scene {outer} holds another scene folder {nested[0]}: a nested copy would be read twice; "
+                             f"move or remove it ({LAYOUT_HINT})")
     if not scenes:
         raise FileNotFoundError(f"no {split} scenes found in {split_dir} ({LAYOUT_HINT})")
-    return sorted(scenes)
+    return scenes
 
 
 def ldr_frame_paths(scene) -> list[Path]:
     """The scene's LDR frames sorted by name (= short → long exposure).
 
     Raises:
+        FileNotFoundError: a frame is a broken link.
         ValueError: the scene does not hold exactly 3 LDR images.
     """
     scene = Path(scene)
-    frames = sorted(p for p in scene.iterdir() if p.is_file() and p.suffix.lower() in LDR_SUFFIXES)
+    frames = sorted(p for p in scene.iterdir() if p.suffix.lower() in LDR_SUFFIXES and (p.is_file() or p.is_symlink()))
+    for frame in frames:
+        if not frame.exists():
+            raise FileNotFoundError(f"{frame} is a broken link: restore the file it points to, or remove the link")
     if len(frames) != N_FRAMES:
         raise ValueError(f"{scene}: expected {N_FRAMES} LDR frames ({'/'.join(LDR_SUFFIXES)}), found {len(frames)}: "
                          f"{[p.name for p in frames]}")

@@ -1,0 +1,14 @@
+"""Loaders for real datasets on disk, one module per dataset, each tested on a tiny fake copy in its layout.
+
+| class | dataset | task |
+|---|---|---|
+| :class:`Kalantari` | Kalantari & Ramamoorthi, SIGGRAPH 2017 (dynamic-scene brackets) | multi-exposure merge |
+| :class:`PairedFolders` | MIT-Adobe FiveK exported as input/target pictures (any operator) | image operator |
+
+Nothing is downloaded: every loader reads a copy the user already has, from the path it is given.
+"""
+
+from hdredu.data.datasets.kalantari import Kalantari
+from hdredu.data.datasets.paired import PairedFolders
+
+__all__ = ["Kalantari", "PairedFolders"]

@@ -1,0 +1,208 @@
+"""What a model learns, and so what feeds it, what scores it and what it must beat: one :class:`Task` per kind.
+
+| task | models | input → target | data | metrics | baselines |
+|---|---|---|---|---|---|
+| ``merge`` | AHDRNet, ADNet | (N, 6, H, W) [LDR_i, LDR_i^γ/t_i] → (3, H, W) linear HDR | synthetic, kalantari:PATH | PSNR-μ, PSNR-L | reference frame alone, Debevec, Mertens |
+| ``operator`` | HDRNet | (3, H, W) display → (3, H, W) display | synthetic, fivek:PATH | PSNR (display), SSIM | input unchanged, unsharp mask, best global curve (oracle) |
+| ``itm`` | MQNet | (3, H, W) LDR → (3, H, W) HDR | (with MQNet) | | |
+| ``lowlight`` | ALEN, SID U-Net | (4, H/2, W/2) packed RAW → (3, H, W) sRGB | (with ALEN) | | |
+
+Each model class names its task (``AHDRNet.task == "merge"``); the task, not the CLI or a notebook, knows the
+data sources, the input/target layout, the metrics, the loss and the baselines, so
+``python -m hdredu train|evaluate MODEL`` works the same way for every model in ``hdredu.models.MODELS``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from hdredu import baselines, losses
+from hdredu import metrics as hdr_metrics
+
+# A data source makes a Dataset of (inputs, target):  make(path or None, split, crop or None, length, seed).
+DataMaker = Callable[[Path | None, str, int | None, int, int], Dataset]
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """One kind of data for a task: ``synthetic`` (made from the bundled scenes) or a real dataset on disk.
+
+    Attributes:
+        make: (path, split, crop, length, seed) → Dataset; ``split`` is "train" or "test", ``crop`` None keeps
+            whole images, ``length`` is the number of items wanted (synthetic data makes exactly that many; a
+            real test split has its own size).
+        needs_path: real datasets are read from a path the user gives (``--data kind:PATH``).
+        help: one line for ``--help``.
+    """
+
+    make: DataMaker
+    needs_path: bool
+    help: str
+
+
+@dataclass(frozen=True)
+class Task:
+    """What a model learns.
+
+    Attributes:
+        name, title: ``"merge"``, "multi-exposure merge".
+        inputs, target: the layout of one item (``check_shape`` specs).
+        data: {kind: DataSource}; ``"synthetic"`` is always there and is the default.
+        metrics: metric names (keys of :data:`hdredu.metrics.LABELS`), the first one is the headline.
+        loss: the default training loss, ``loss(pred, target)`` → scalar.
+        baselines: ``baselines(inputs, target)`` → {label: prediction} for one item: the classical answers
+            the model must beat (an "oracle" label marks one that sees the target).
+        defaults: the CLI's training defaults for this task (crop, val_crop, lr, loss name).
+    """
+
+    name: str
+    title: str
+    inputs: str
+    target: str
+    data: dict[str, DataSource]
+    metrics: tuple[str, ...]
+    loss: str
+    baselines: Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
+    defaults: dict = field(default_factory=dict)
+
+    def metric_functions(self) -> dict[str, Callable]:
+        """{name: fn(pred, target) → float} of this task's metrics."""
+        every = hdr_metrics.metric_functions()
+        return {name: every[name] for name in self.metrics}
+
+    def dataset(self, spec: str, split: str, crop: int | None, length: int, seed: int) -> Dataset:
+        """The Dataset named by ``spec`` ("synthetic" or "KIND:PATH") for ``split`` ("train" / "test")."""
+        kind, path = parse_data(spec, self)
+        return self.data[kind].make(path, split, crop, length, seed)
+
+
+LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "mu_l1": losses.mu_law_l1,
+    "mu_l2": losses.mu_law_l2,
+    "l2": F.mse_loss,
+}
+
+
+def parse_data(spec: str, task: Task) -> tuple[str, Path | None]:
+    """``"synthetic"`` → ("synthetic", None); ``"kalantari:PATH"`` → ("kalantari", PATH), checked against the
+    kinds the task can read."""
+    kind, sep, path = spec.partition(":")
+    source = task.data.get(kind)
+    if source is None or (source.needs_path and not path) or (not source.needs_path and sep):
+        choices = ", ".join(f"'{k}:PATH'" if s.needs_path else f"'{k}'" for k, s in task.data.items())
+        raise ValueError(f"--data for a {task.title} model must be one of {choices}; got {spec!r}")
+    return kind, Path(path) if path else None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# merge: multi-exposure brackets → linear HDR (AHDRNet, ADNet).
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _synthetic_brackets(path, split, crop, length, seed):
+    from hdredu.data.samples import TEST_SCENES, TRAIN_SCENES, load_sample
+    from hdredu.data.synthetic import BracketDataset
+
+    names = TRAIN_SCENES if split == "train" else TEST_SCENES
+    return BracketDataset([load_sample(name) for name in names], crop_size=crop or 256, length=length, seed=seed)
+
+
+def _kalantari(path, split, crop, length, seed):
+    from hdredu.data.datasets import Kalantari
+
+    first = Kalantari(path, split, crop_size=crop, seed=seed)
+    if split == "test":
+        return first
+    # The loader's crop is fixed by (seed, index): R copies seeded seed, seed + 1, … give R crops per scene,
+    # enough that ``length`` draws never repeat one.
+    repeats = min(max(1, math.ceil(length / len(first))), 10_000)
+    copies = [first] + [Kalantari(path, split, crop_size=crop, seed=seed + r) for r in range(1, repeats)]
+    return torch.utils.data.ConcatDataset(copies)
+
+
+def _merge_baselines(inputs: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+    stack = baselines.Exposures.from_model_input(inputs)
+    return {"reference frame alone": baselines.reference_alone(stack), "Debevec": baselines.debevec_merge(stack),
+            "Mertens": baselines.mertens_fusion(stack)}
+
+
+MERGE = Task(
+    name="merge",
+    title="multi-exposure merge",
+    inputs="N 6 H W",
+    target="3 H W",
+    data={
+        "synthetic": DataSource(_synthetic_brackets, False,
+                                "brackets simulated from the bundled scenes (train: 4 scenes; test: 2 held out)"),
+        "kalantari": DataSource(_kalantari, True, "the Kalantari SIGGRAPH'17 layout (Training/, Test/)"),
+    },
+    metrics=("psnr_mu", "psnr_l"),
+    loss="mu_l1",
+    baselines=_merge_baselines,
+    defaults={"crop": 64, "val_crop": 128, "lr": 1e-4},
+)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# operator: a display picture → the same picture through a slow operator (HDRNet).
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _synthetic_operator_pairs(path, split, crop, length, seed):
+    from hdredu.data import operator_pairs
+    from hdredu.data.samples import TEST_SCENES, load_sample
+
+    if split == "train":  # small whole pictures, each drawn once
+        return operator_pairs.OperatorPairs(crop_size=crop or 64, length=length, seed=seed, cache=False)
+    if crop is None:  # the held-out scenes at full resolution
+        return operator_pairs.full_pairs(TEST_SCENES)
+    return operator_pairs.OperatorPairs([load_sample(n) for n in TEST_SCENES], crop_size=crop, length=length,
+                                        seed=seed, augment=False)
+
+
+def _paired_folders(path, split, crop, length, seed):
+    from hdredu.data.datasets import PairedFolders
+
+    return PairedFolders(path, split, crop_size=crop, seed=seed)
+
+
+def _operator_baselines(inputs: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+    amount = baselines.fit_unsharp_amount([(inputs, target)])
+    return {"input unchanged": inputs, "unsharp mask (oracle k)": baselines.unsharp_mask(inputs, amount),
+            "best global curve (oracle)": baselines.best_global_curve(inputs, target)}
+
+
+OPERATOR = Task(
+    name="operator",
+    title="image operator",
+    inputs="3 H W",
+    target="3 H W",
+    data={
+        "synthetic": DataSource(_synthetic_operator_pairs, False,
+                                "detail enhancement of the bundled scenes (train: small pictures; test: 2 held-out scenes)"),
+        "fivek": DataSource(_paired_folders, True, "FiveK-style paired folders: {train,test}/{input,target}/NAME.png"),
+    },
+    metrics=("psnr_display", "ssim"),
+    loss="l2",
+    baselines=_operator_baselines,
+    defaults={"crop": 64, "val_crop": None, "lr": 1e-3},
+)
+
+
+TASKS: dict[str, Task] = {task.name: task for task in (MERGE, OPERATOR)}
+
+
+def task_of(model_or_class) -> Task:
+    """The :class:`Task` a model (or model class) declares with its ``task`` attribute."""
+    name = getattr(model_or_class, "task", None)
+    if name not in TASKS:
+        owner = getattr(model_or_class, "__name__", type(model_or_class).__name__)
+        raise ValueError(f"{owner} declares task {name!r}; hdredu knows {sorted(TASKS)}")
+    return TASKS[name]
