@@ -200,7 +200,7 @@ def hdrvdp2_q(pred: torch.Tensor, target: torch.Tensor, peak_nits: float = 1000.
     Q per image (100 = identical), averaged over the batch. Label: "HDR-VDP-2.2 Q".
     """
     from hdredu.metrics.hdrvdp2 import hdrvdp2
-    from hdredu.metrics.hdrvdp2.metric import DEFAULT_PPD
+    from hdredu.metrics.hdrvdp2.inputs import DEFAULT_PPD
 
     pred, target = _as_batch(pred, target)
     _check_peak(peak_nits)

@@ -28,7 +28,7 @@ from pyrtools.pyramids.filters import parse_filter
 
 from . import csf, masking, optics, photoreceptors, pooling, pyramid
 from .display import COLOR_ENCODINGS, DISPLAY_BLACK, DISPLAY_PEAK, LUMA_GAMMA, XYZ_TO_RGB
-from .metric import DEFAULT_PPD, check_encoding, check_pair, check_ppd, check_values, warn_if_relative
+from .inputs import DEFAULT_PPD, check_encoding, check_pair, check_ppd, check_values, warn_if_relative
 from .resize import resize_matrix
 
 Tensor = torch.Tensor
