@@ -37,12 +37,12 @@ SONY_WHITE_LEVEL = 16383
 # SID's amplification ratios (long / short exposure time, capped at 300).
 SID_RATIOS = (100, 250, 300)
 # The low-light noise model, in linear units (0 = black, 1 = white) of the SHORT capture:
-#   variance(signal) = SHOT_NOISE · signal + READ_NOISE²   (a = 2e-4, b = 1.6e-7, i.e. a read-noise σ of 4e-4 ≈ 6.3 DN)
-# a = 2e-4 is 1 / 5000 photo-electrons at white; b is the signal-independent read noise. Both lie inside the range
-# Brooks et al. fit to real cameras (shot 1e-4 … 1.2e-2); this pair gives SID-like inputs: a mid-grey 0.18 captured
-# at ratio 300 has SNR ≈ 1 (signal 6e-4, σ ≈ 6.5e-4).
-SHOT_NOISE = 2e-4
-READ_NOISE = 4e-4
+#   variance(signal) = a · signal + b,   a = SHOT_NOISE = 1e-4,   b = READ_NOISE² = (2e-4)² = 4e-8
+# a = 1e-4 is 1 / 10,000 photo-electrons at white (shot noise); b is the signal-independent read noise, σ = 2e-4
+# ≈ 3.2 counts of 14 bits. a lies inside the range Brooks et al. fit to real cameras (1e-4 … 1.2e-2). A mid-grey
+# green pixel (linear 0.21) captured at ratio 300 gets signal 7e-4 and σ ≈ 3.3e-4 (SNR ≈ 2): SID-like darkness.
+SHOT_NOISE = 1e-4
+READ_NOISE = 2e-4
 
 # Packed channel order of SID (and of hdredu): R, the green on R's row, B, the green on B's row.
 PACKED_CHANNELS = ("R", "G", "B", "G")
@@ -83,7 +83,7 @@ def rgb_to_cam_from_xyz(xyz_to_cam: torch.Tensor) -> torch.Tensor:
     return matrix / matrix.sum(dim=1, keepdim=True)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Camera:
     """What the pipeline needs to know about a camera.
 
@@ -101,10 +101,13 @@ class Camera:
     white_level: float = SONY_WHITE_LEVEL
 
     def __post_init__(self):
-        check_shape(torch.as_tensor(self.rgb_to_cam), "3 3", "rgb_to_cam")
-        check_shape(torch.as_tensor(self.wb_gains), "3", "wb_gains")
-        if not torch.all(torch.as_tensor(self.wb_gains) > 0):
-            raise ValueError(f"wb_gains must be positive; got {torch.as_tensor(self.wb_gains).tolist()}")
+        # store both as float64 tensors (lists and arrays are accepted)
+        object.__setattr__(self, "rgb_to_cam", torch.as_tensor(self.rgb_to_cam, dtype=torch.float64))
+        object.__setattr__(self, "wb_gains", torch.as_tensor(self.wb_gains, dtype=torch.float64))
+        check_shape(self.rgb_to_cam, "3 3", "rgb_to_cam")
+        check_shape(self.wb_gains, "3", "wb_gains")
+        if not torch.all(self.wb_gains > 0):
+            raise ValueError(f"wb_gains must be positive; got {self.wb_gains.tolist()}")
         if not 0 <= self.black_level < self.white_level:
             raise ValueError(f"need 0 <= black_level < white_level; got black_level={self.black_level}, "
                              f"white_level={self.white_level}")
@@ -128,12 +131,12 @@ class Camera:
     @property
     def cam_to_rgb(self) -> torch.Tensor:
         """Camera RGB → linear sRGB: the colour correction matrix (CCM) of ``process``, the inverse of rgb_to_cam."""
-        return torch.linalg.inv(torch.as_tensor(self.rgb_to_cam, dtype=torch.float64))
+        return torch.linalg.inv(self.rgb_to_cam)
 
     @property
     def xyz_to_cam(self) -> torch.Tensor:
         """XYZ → camera RGB (the DNG ColorMatrix1 under D65):  rgb_to_cam · XYZ→sRGB."""
-        return torch.as_tensor(self.rgb_to_cam, dtype=torch.float64) @ torch.linalg.inv(SRGB_TO_XYZ)
+        return self.rgb_to_cam @ torch.linalg.inv(SRGB_TO_XYZ)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -237,7 +240,7 @@ def demosaic(mosaic: torch.Tensor, pattern: str = "RGGB", method: str = "bilinea
 
 def _gain_mosaic(camera: Camera, pattern: str, like: torch.Tensor) -> torch.Tensor:
     """The white-balance gain of every pixel of a mosaic as one 2×2 tile broadcast over (H, W)."""
-    gains = torch.as_tensor(camera.wb_gains, dtype=like.dtype, device=like.device)
+    gains = camera.wb_gains.to(dtype=like.dtype, device=like.device)
     packed_gains = gains[[0, 1, 2, 1]].reshape(4, 1, 1)  # gains of [R, G, B, G]
     tile = unpack_bayer(packed_gains, pattern)  # (2, 2)
     height, width = like.shape[-2:]
@@ -328,7 +331,7 @@ def unprocess_linear(srgb: torch.Tensor, camera: Camera, pattern: str = "RGGB") 
     _check_even(srgb, "srgb")
     linear = srgb_to_linear(srgb.float())
     cam = torch.einsum("ij,jhw->ihw", camera.rgb_to_cam.to(linear), linear).clamp(0.0, 1.0)
-    cam = cam / torch.as_tensor(camera.wb_gains).to(cam).reshape(3, 1, 1)
+    cam = cam / camera.wb_gains.to(cam).reshape(3, 1, 1)
     return mosaic_rgb(cam, pattern)
 
 
@@ -350,7 +353,7 @@ def low_light_capture(linear_mosaic: torch.Tensor, ratio: float, camera: Camera 
 
     1. exposure     s_short = s / ratio  (s: the well-exposed linear mosaic, (H, W) in [0, 1]);
     2. noise        y = s_short + sqrt(a · s_short + b) · n,  n ~ N(0, 1):
-                    variance = a · signal + b with a = ``shot_noise`` (2e-4), b = ``read_noise``² (1.6e-7),
+                    variance = a · signal + b with a = ``shot_noise`` (1e-4), b = ``read_noise``² (4e-8),
                     in linear units of the short capture (Brooks et al.'s heteroscedastic Gaussian);
     3. quantise     counts = clip(round(black + y · (white − black)), 0, white).
 
@@ -388,14 +391,15 @@ def sid_input(counts: torch.Tensor, ratio: float, black_level=SONY_BLACK_LEVEL, 
 
 
 def amplify_and_process(packed: torch.Tensor, camera: Camera | None = None, denoise: bool = False,
-                        strength: float = 10.0, method: str = "bilinear") -> torch.Tensor:
+                        strength: float = 20.0, method: str = "bilinear") -> torch.Tensor:
     """The classical answer to a dark RAW frame: brighten by the ratio, run the camera pipeline, maybe denoise.
 
     Args:
         packed: (4, h, w) SID input, already amplified (×ratio, clipped to 1), channels [R, G, B, G] of RGGB.
         camera: white balance and colour matrix (levels are not used: the input is already linear).
         denoise: apply OpenCV's non-local means on the 8-bit sRGB result (cv2.fastNlMeansDenoisingColored).
-        strength: its filter strength h (and hColor) in 8-bit levels.
+        strength: its filter strength h (and hColor) in 8-bit levels; 20 suits the default noise model (on
+            64² synthetic crops: ratio 100 → 25.6 dB vs 19.5 dB undenoised, ratio 300 → 19.1 vs 14.5 dB).
     Returns:
         (3, 2h, 2w) float32 sRGB in [0, 1] (multiples of 1/255 when denoised).
     """
@@ -471,7 +475,7 @@ def write_dng(path, mosaic, black_level=SONY_BLACK_LEVEL, white_level=SONY_WHITE
     tags.set(Tag.WhiteLevel, int(white_level))
     tags.set(Tag.ColorMatrix1, _rationals(camera.xyz_to_cam.flatten().tolist()))
     tags.set(Tag.CalibrationIlluminant1, CalibrationIlluminant.D65)
-    tags.set(Tag.AsShotNeutral, _rationals((1.0 / torch.as_tensor(camera.wb_gains, dtype=torch.float64)).tolist()))
+    tags.set(Tag.AsShotNeutral, _rationals((1.0 / camera.wb_gains).tolist()))
     if exposure_time is not None:
         tags.set(Tag.ExposureTime, _rationals([exposure_time], 1_000_000))
     tags.set(Tag.Make, "hdredu")

@@ -135,6 +135,10 @@ def test_camera_matrices_and_random_cameras():
     for seed in range(20):
         gains = R.Camera.random(torch.Generator().manual_seed(seed)).wb_gains
         assert 1.9 <= gains[0] <= 2.4 and gains[1] == 1 and 1.5 <= gains[2] <= 1.9
+    listed = R.Camera([[1, 0, 0], [0, 1, 0], [0, 0, 1]], [2.0, 1.0, 1.5])  # lists become float64 tensors
+    assert listed.rgb_to_cam.dtype == torch.float64 and torch.equal(listed.cam_to_rgb, torch.eye(3, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"rgb_to_cam must have shape \(3 3\)"):
+        R.Camera(torch.eye(4), camera.wb_gains)
     with pytest.raises(ValueError, match="wb_gains must be positive"):
         R.Camera(camera.rgb_to_cam, torch.tensor([2.0, 0.0, 1.5]))
     with pytest.raises(ValueError, match="black_level < white_level"):
