@@ -290,6 +290,7 @@ def finish(linear_mosaic: torch.Tensor, camera: Camera, pattern: str = "RGGB",
     4. sRGB encoding.
     """
     check_shape(linear_mosaic, "H W", "linear_mosaic")
+    _check_even(linear_mosaic, "linear_mosaic")
     balanced = (linear_mosaic * _gain_mosaic(camera, pattern, linear_mosaic)).clamp(0.0, 1.0)
     cam = demosaic(balanced, pattern, method)  # (3, H, W)
     ccm = camera.cam_to_rgb.to(cam)
@@ -311,6 +312,7 @@ def process(counts: torch.Tensor, camera: Camera | None = None, pattern: str = "
     """
     camera = Camera.default() if camera is None else camera
     check_shape(counts, "H W", "counts")
+    _check_even(counts, "counts")
     return finish(raw_to_linear(counts, camera.black_level, camera.white_level), camera, pattern, method)
 
 

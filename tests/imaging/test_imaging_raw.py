@@ -102,6 +102,10 @@ def test_odd_sizes_are_refused_naming_the_argument():
         R.unprocess(torch.zeros(3, 6, 7))
     with pytest.raises(ValueError, match="mosaic must have even height and width"):
         R.demosaic(torch.zeros(6, 7))
+    with pytest.raises(ValueError, match="counts must have even height and width"):
+        R.process(torch.full((6, 7), 600.0))
+    with pytest.raises(ValueError, match="linear_mosaic must have even height and width"):
+        R.finish(torch.zeros(7, 6), R.Camera.default())
     with pytest.raises(ValueError, match=r"packed must have shape \(\.\.\., 4, h, w\)"):
         R.unpack_bayer(torch.zeros(3, 2, 2))
     with pytest.raises(ValueError, match=r"counts must have shape \(H W\)"):
