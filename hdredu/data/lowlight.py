@@ -29,7 +29,7 @@ from hdredu.data.samples import TEST_SCENES, TRAIN_SCENES, load_sample
 from hdredu.imaging.raw import (READ_NOISE, SHOT_NOISE, SID_RATIOS, Camera, amplify_and_process, low_light_capture,
                                 sid_input, unprocess_linear)
 from hdredu.imaging.tonemap import reinhard
-from hdredu.utils import check_shape
+from hdredu.utils import check_shape, item_generator
 
 __all__ = ["LowLightPairs", "amplify_and_process", "full_pairs", "make_pair"]
 
@@ -62,12 +62,12 @@ def make_pair(srgb: torch.Tensor, ratio: float, camera: Camera | None = None, sh
 def full_pairs(scenes=TEST_SCENES, ratio: float = 300, seed: int = 0, camera: Camera | None = None):
     """Whole-scene pairs for evaluation (odd sides cropped by one pixel): [(inputs (4, h, w), target (3, 2h, 2w))].
 
-    Scene k's noise uses a generator seeded with ``seed · 1_000_003 + k``.
+    Scene k's noise draws from ``hdredu.utils.item_generator(seed, k)``.
     """
     pairs = []
     for index, display in enumerate(_load_scenes(scenes)):
         height, width = display.shape[1] // 2 * 2, display.shape[2] // 2 * 2
-        generator = torch.Generator().manual_seed(seed * 1_000_003 + index)
+        generator = item_generator(seed, index)
         pairs.append(make_pair(display[:, :height, :width].contiguous(), ratio, camera, generator=generator))
     return pairs
 
@@ -80,7 +80,7 @@ class LowLightPairs(Dataset):
         crop_size: c, the target's side: even, in [16, smallest scene side].
         length: number of items.
         ratios: amplification ratios drawn uniformly per item (SID's 100 / 250 / 300); each ≥ 1.
-        seed: item i uses a generator seeded with ``seed · 1_000_003 + i``.
+        seed: item i draws everything from ``hdredu.utils.item_generator(seed, i)``.
         camera: the simulated camera; None = :meth:`Camera.default`.
         shot_noise, read_noise: a and √b of the noise model variance = a·s + b.
     """
@@ -108,7 +108,7 @@ class LowLightPairs(Dataset):
         """The generator of item ``index`` and its draws: (generator, scene, top, left, flip, ratio)."""
         if not 0 <= index < self.length:
             raise IndexError(f"index must be in [0, {self.length}); got {index}")
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
+        generator = item_generator(self.seed, index)
 
         def draw(low: int, high: int) -> int:  # uniform integer in [low, high]
             return int(torch.randint(low, high + 1, (1,), generator=generator))

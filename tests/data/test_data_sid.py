@@ -109,8 +109,10 @@ def test_bad_arguments_and_missing_lists(fake_root, tmp_path):
     root, _ = fake_root
     with pytest.raises(ValueError, match="split must be one of"):
         SID(root, "training")
-    with pytest.raises(ValueError, match="crop_size must be a positive int"):
+    with pytest.raises(ValueError, match="crop_size must be an even positive int"):
         SID(root, "train", crop_size=0)
+    with pytest.raises(ValueError, match="crop_size must be an even positive int"):
+        SID(root, "train", crop_size=33)
     with pytest.raises(FileNotFoundError, match="SID root folder not found"):
         SID(tmp_path / "nowhere", "train")
     with pytest.raises(FileNotFoundError, match="no train list: neither .*Sony_train_list.txt"):
@@ -163,7 +165,7 @@ def test_target_is_libraws_rendering_without_a_second_gamma(fake_root, scene):
 def test_random_crops_are_consistent_and_deterministic(fake_root):
     root, _ = fake_root
     full = SID(root, "train")
-    cropped = SID(root, "train", crop_size=16, seed=3)
+    cropped = SID(root, "train", crop_size=32, seed=3)  # the target's side; the packed input gets 16
     inputs, target = cropped[2]
     assert inputs.shape == (4, 16, 16) and target.shape == (3, 32, 32)
     full_inputs, full_target = full[2]
@@ -172,11 +174,11 @@ def test_random_crops_are_consistent_and_deterministic(fake_root):
     assert torch.equal(inputs, full_inputs[:, rows, cols])
     # the target window covers the same pixels: twice the packed coordinates
     assert torch.equal(target, full_target[:, 2 * rows.start : 2 * rows.stop, 2 * cols.start : 2 * cols.stop])
-    again, _ = SID(root, "train", crop_size=16, seed=3)[2]
-    other, _ = SID(root, "train", crop_size=16, seed=4)[2]
+    again, _ = SID(root, "train", crop_size=32, seed=3)[2]
+    other, _ = SID(root, "train", crop_size=32, seed=4)[2]
     assert torch.equal(inputs, again) and not torch.equal(inputs, other)
-    with pytest.raises(ValueError, match="crop_size=40 .* larger than 00002_00_0.04s.ARW packed to 32x48"):
-        SID(root, "train", crop_size=40)[2]
+    with pytest.raises(ValueError, match=r"crop_size=80 is larger than 00002_00_0.04s.ARW \(64x96\)"):
+        SID(root, "train", crop_size=80)[2]
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from hdredu.imaging.raw import BAYER_PATTERNS, Camera, bayer_positions, dng_pattern, sid_input
-from hdredu.utils import random_window
+from hdredu.utils import item_generator, random_window
 
 SPLITS = ("train", "val", "test")
 SPLIT_DIGITS = {"0": "train", "1": "test", "2": "val"}  # first digit of the scene id
@@ -191,24 +191,27 @@ class SID(torch.utils.data.Dataset):
     Args:
         root: the folder holding ``Sony/`` and the ``Sony_<split>_list.txt`` files.
         split: "train", "val" or "test".
-        crop_size: side of a random square crop of the packed input (SID trains on 512); the target is cropped
-            at the same place with twice the side. None keeps the full frame. The crop depends only on
-            (``seed``, index): item k uses a generator seeded with ``seed · 1_000_003 + k``.
+        crop_size: c, the side of a random square crop of the target (even); the packed input is cropped over
+            the same pixels, c/2 × c/2 (SID trains on c = 1024, i.e. 512 packed). As in
+            :class:`hdredu.data.lowlight.LowLightPairs`. None keeps the full frame. The crop depends only on
+            (``seed``, index): item k draws from ``hdredu.utils.item_generator(seed, k)``.
         seed: base seed of the crops.
         first_burst_only: keep only ``_00`` short frames (what SID trains on).
         exclude_misaligned: drop scenes 10034, 10045, 10172 (SID excludes them from its test scores).
     Attributes:
         pairs: the :class:`SIDPair` of every item.
     Yields:
-        (inputs (4, H/2, W/2) float32 in [0, 1], target (3, H, W) float32 in [0, 1]).
+        (inputs (4, H/2, W/2) float32 in [0, 1], target (3, H, W) float32 in [0, 1]); with ``crop_size`` c:
+        (4, c/2, c/2) and (3, c, c).
     """
 
     def __init__(self, root, split: str = "train", crop_size: int | None = None, seed: int = 0, *,
                  first_burst_only: bool = False, exclude_misaligned: bool = True):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {list(SPLITS)}; got {split!r}")
-        if crop_size is not None and (not isinstance(crop_size, int) or crop_size < 1):
-            raise ValueError(f"crop_size must be a positive int (packed pixels) or None; got {crop_size!r}")
+        if crop_size is not None and (not isinstance(crop_size, int) or crop_size < 2 or crop_size % 2):
+            raise ValueError(f"crop_size must be an even positive int (the target's side; the packed input gets "
+                             f"half) or None; got {crop_size!r}")
         self.root, self.split, self.crop_size, self.seed = Path(root), split, crop_size, seed
         if not self.root.is_dir():
             raise FileNotFoundError(f"SID root folder not found: {self.root} ({LAYOUT_HINT})")
@@ -253,13 +256,12 @@ class SID(torch.utils.data.Dataset):
         return index % len(self)
 
     def _random_crop(self, inputs: torch.Tensor, target: torch.Tensor, index: int):
-        """A packed c×c window and the target's 2c×2c window over the same pixels, deterministic by (seed, index)."""
+        """The target's c×c window and the packed c/2 × c/2 window over the same pixels, by (seed, index)."""
         height, width = inputs.shape[-2:]
-        size = self.crop_size
+        size = self.crop_size // 2  # packed pixels
         if size > min(height, width):
-            raise ValueError(f"crop_size={size} (packed pixels) is larger than {self.pairs[index].short.name} "
-                             f"packed to {height}x{width}")
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
-        _, rows, cols = random_window(height, width, size, generator)
+            raise ValueError(f"crop_size={self.crop_size} is larger than {self.pairs[index].short.name} "
+                             f"({2 * height}x{2 * width})")
+        _, rows, cols = random_window(height, width, size, item_generator(self.seed, index))
         target_window = (..., slice(2 * rows.start, 2 * rows.stop), slice(2 * cols.start, 2 * cols.stop))
         return inputs[..., rows, cols], target[target_window]
