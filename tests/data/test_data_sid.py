@@ -119,16 +119,13 @@ def test_bad_arguments_and_missing_lists(fake_root, tmp_path):
         SID(tmp_path, "train")
 
 
-def test_list_file_naming_a_missing_file(fake_root, tmp_path):
-    root, _ = fake_root
-    lines = (root / "Sony_train_list.txt").read_text() + "./Sony/short/00009_00_0.1s.ARW ./Sony/long/00001_00_10s.ARW ISO200 F8\n"
-    (root / "Sony_val_list.txt").write_text(lines)  # the root list wins over Sony/Sony_val_list.txt
-    try:
-        with pytest.raises(FileNotFoundError, match=r"Sony_val_list\.txt, line 5: the listed file .*00009_00_0\.1s\.ARW "
-                                                    "does not exist"):
-            SID(root, "val")
-    finally:
-        (root / "Sony_val_list.txt").unlink()
+def test_list_file_naming_a_missing_file(tmp_path, scene):
+    root = one_pair_root(tmp_path, scene)
+    listed = [("00001_00_0.1s.ARW", "00001_00_10s.ARW"), ("00009_00_0.1s.ARW", "00001_00_10s.ARW")]
+    write_list(root / "Sony_train_list.txt", listed)
+    message = r"Sony_train_list\.txt, line 2: the listed file .*00009_00_0\.1s\.ARW does not exist"
+    with pytest.raises(FileNotFoundError, match=message):
+        SID(root, "train")
 
 
 # ---------------------------------------------------------------------------------------------------------
