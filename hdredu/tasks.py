@@ -5,7 +5,7 @@
 | ``merge`` | AHDRNet, ADNet | (N, 6, H, W) [LDR_i, LDR_i^γ/t_i] → (3, H, W) linear HDR | synthetic, kalantari:PATH | PSNR-μ, PSNR-L | reference frame alone, Debevec, Mertens |
 | ``operator`` | HDRNet | (3, H, W) display → (3, H, W) display | synthetic, fivek:PATH | PSNR (display), SSIM | input unchanged, unsharp mask, best global curve (oracle) |
 | ``itm`` | MQNet | (3, H, W) LDR → (3, H, W) HDR | (with MQNet) | | |
-| ``lowlight`` | ALEN, SID U-Net | (4, H/2, W/2) packed RAW → (3, H, W) sRGB | (with ALEN) | | |
+| ``lowlight`` | ALEN, SID U-Net | (4, H/2, W/2) packed RAW × ratio → (3, H, W) sRGB | synthetic, sid:PATH | PSNR (display), SSIM | amplify + process, + NL-means denoiser |
 
 Each model class names its task (``AHDRNet.task == "merge"``); the task, not the CLI or a notebook, knows the
 data sources, the input/target layout, the metrics, the loss and the baselines, so
@@ -86,6 +86,7 @@ class Task:
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "mu_l1": losses.mu_law_l1,
     "mu_l2": losses.mu_law_l2,
+    "l1": F.l1_loss,
     "l2": F.mse_loss,
 }
 
@@ -114,17 +115,28 @@ def _synthetic_brackets(path, split, crop, length, seed):
     return BracketDataset([load_sample(name) for name in names], crop_size=crop or 256, length=length, seed=seed)
 
 
+def _real_dataset(loader: type) -> DataMaker:
+    """A DataMaker for a real dataset class ``loader(path, split, crop_size=, seed=)``.
+
+    The test split is the loader itself. For training, a loader's crop is fixed by (seed, index), so R copies
+    seeded seed, seed + 1, … give R different crops per scene, enough that ``length`` draws never repeat one.
+    """
+
+    def make(path, split, crop, length, seed):
+        first = loader(path, split, crop_size=crop, seed=seed)
+        if split == "test":
+            return first
+        repeats = min(max(1, math.ceil(length / len(first))), 10_000)
+        copies = [first] + [loader(path, split, crop_size=crop, seed=seed + r) for r in range(1, repeats)]
+        return torch.utils.data.ConcatDataset(copies)
+
+    return make
+
+
 def _kalantari(path, split, crop, length, seed):
     from hdredu.data.datasets import Kalantari
 
-    first = Kalantari(path, split, crop_size=crop, seed=seed)
-    if split == "test":
-        return first
-    # The loader's crop is fixed by (seed, index): R copies seeded seed, seed + 1, … give R crops per scene,
-    # enough that ``length`` draws never repeat one.
-    repeats = min(max(1, math.ceil(length / len(first))), 10_000)
-    copies = [first] + [Kalantari(path, split, crop_size=crop, seed=seed + r) for r in range(1, repeats)]
-    return torch.utils.data.ConcatDataset(copies)
+    return _real_dataset(Kalantari)(path, split, crop, length, seed)
 
 
 def _merge_baselines(inputs: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -196,7 +208,53 @@ OPERATOR = Task(
 )
 
 
-TASKS: dict[str, Task] = {task.name: task for task in (MERGE, OPERATOR)}
+# ---------------------------------------------------------------------------------------------------------
+# lowlight: a dark packed RAW frame → a well-exposed sRGB picture (ALEN, SID U-Net).
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _synthetic_lowlight(path, split, crop, length, seed):
+    from hdredu.data import lowlight
+    from hdredu.data.samples import TEST_SCENES, TRAIN_SCENES
+
+    if split == "train":
+        return lowlight.LowLightPairs(TRAIN_SCENES, crop_size=crop or 64, length=length, seed=seed)
+    if crop is None:  # the held-out scenes at full resolution, ratio 300
+        return lowlight.full_pairs(TEST_SCENES, ratio=300, seed=seed)
+    return lowlight.LowLightPairs(TEST_SCENES, crop_size=crop, length=length, seed=seed)
+
+
+def _sid(path, split, crop, length, seed):
+    from hdredu.data.datasets import SID
+
+    return _real_dataset(SID)(path, split, crop, length, seed)
+
+
+def _lowlight_baselines(inputs: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+    from hdredu.imaging.raw import amplify_and_process
+
+    return {"amplify + process": amplify_and_process(inputs),
+            "amplify + process + NL-means": amplify_and_process(inputs, denoise=True)}
+
+
+LOWLIGHT = Task(
+    name="lowlight",
+    title="low-light RAW enhancement",
+    inputs="4 h w",
+    target="3 H W",
+    data={
+        "synthetic": DataSource(_synthetic_lowlight, False,
+                                "low-light RAW simulated from the bundled scenes (ratios 100/250/300; test: 2 held out)"),
+        "sid": DataSource(_sid, True, "the SID Sony layout (Sony/short, Sony/long, Sony_<split>_list.txt)"),
+    },
+    metrics=("psnr_display", "ssim"),
+    loss="l1",  # SID's loss
+    baselines=_lowlight_baselines,
+    defaults={"crop": 64, "val_crop": None, "lr": 1e-4},
+)
+
+
+TASKS: dict[str, Task] = {task.name: task for task in (MERGE, OPERATOR, LOWLIGHT)}
 
 
 def task_of(model_or_class) -> Task:

@@ -4,11 +4,13 @@
 |---|---|---|
 | :class:`Kalantari` | Kalantari & Ramamoorthi, SIGGRAPH 2017 (dynamic-scene brackets) | multi-exposure merge |
 | :class:`PairedFolders` | MIT-Adobe FiveK exported as input/target pictures (any operator) | image operator |
+| :class:`SID` | See-in-the-Dark, Sony α7S II (Chen et al., CVPR 2018) | low-light RAW |
 
 Nothing is downloaded: every loader reads a copy the user already has, from the path it is given.
 """
 
 from hdredu.data.datasets.kalantari import Kalantari
 from hdredu.data.datasets.paired import PairedFolders
+from hdredu.data.datasets.sid import SID
 
-__all__ = ["Kalantari", "PairedFolders"]
+__all__ = ["Kalantari", "PairedFolders", "SID"]
