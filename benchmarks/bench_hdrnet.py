@@ -68,7 +68,7 @@ def forward_table(devices: list[str], sizes: dict, repeats: int) -> None:
             for mode in ("forward", "process"):
                 for precision in ("fp32", "bf16"):
                     try:
-                        seconds, out = timed(lambda: run_model(model, image, mode, precision), device, repeats)
+                        seconds, out = timed(lambda: run_model(model, image, mode, precision), device, repeats)  # noqa: F821
                     except RuntimeError as error:  # e.g. an op without a bf16 kernel on this device
                         print(f"{device:<8}{name:<8}{megapixels:>6.2f}  {mode:<9}{precision:<10}  n/a: {str(error)[:60]}")
                         continue

@@ -187,7 +187,7 @@ class StepBatchSampler(torch.utils.data.Sampler):
 
     def __init__(self, n: int, batch_size: int, seed: int, start: int, stop: int):
         if n < 1:
-            raise ValueError(f"the training data is empty (len 0); it must hold at least one item")
+            raise ValueError("the training data is empty (len 0); it must hold at least one item")
         self.n, self.batch_size, self.seed, self.start, self.stop = n, batch_size, seed, start, stop
         self._perms: dict[int, torch.Tensor] = {}
 

@@ -26,8 +26,16 @@ import torch
 from torch.utils.data import Dataset
 
 from hdredu.data.samples import TEST_SCENES, TRAIN_SCENES, load_sample
-from hdredu.imaging.raw import (READ_NOISE, SHOT_NOISE, SID_RATIOS, Camera, amplify_and_process, low_light_capture,
-                                sid_input, unprocess_linear)
+from hdredu.imaging.raw import (
+    READ_NOISE,
+    SHOT_NOISE,
+    SID_RATIOS,
+    Camera,
+    amplify_and_process,
+    low_light_capture,
+    sid_input,
+    unprocess_linear,
+)
 from hdredu.imaging.tonemap import reinhard
 from hdredu.utils import check_shape, item_generator
 

@@ -63,7 +63,7 @@ def fake_root(tmp_path_factory, scene):
     """Train and test lists in the root, the val list inside Sony/ (both places are searched)."""
     root = tmp_path_factory.mktemp("sid")
     shorts = {}
-    for split, pairs in PAIRS.items():
+    for pairs in PAIRS.values():
         for short, long in pairs:
             shorts[short] = write_pair(root, short, long, scene, offset=16 * len(shorts))
     write_list(root / "Sony_train_list.txt", PAIRS["train"])

@@ -17,13 +17,17 @@ import numpy as np
 import pytest
 import torch
 
-from hdredu.metrics.hdrvdp2 import LABEL, HDRVDP2Result, hdrvdp2, hdrvdp2_batch, pixels_per_degree
 from hdredu.metrics.hdrvdp2 import (
+    LABEL,
+    HDRVDP2Result,
     csf,
     display,
+    hdrvdp2,
+    hdrvdp2_batch,
     masking,
     optics,
     photoreceptors,
+    pixels_per_degree,
     pooling,
     pyramid,
     torch_backend,
@@ -61,7 +65,7 @@ REFS = _read_refs()
 REF_IDS = [f"{r['name']}@ppd{float(r['ppd']):g}" for r in REFS]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def run_pair(name: str, ppd: float, renormalise: bool = True) -> HDRVDP2Result:
     """The metric on a reference pair (cached: several tests look at the same run)."""
     tst, ref = reference_pairs()[name]

@@ -15,6 +15,7 @@ import numpy as np
 
 from .csf import band_noise_level, filter_lowpass_band, log_adapting_luminance
 from .display import to_physical
+from .inputs import DEFAULT_PPD, check_encoding, check_image, check_pair, check_ppd, warn_if_relative
 from .masking import PSYCH_EXPONENT, band_gain, mutual_masker, normalised_difference, signed_power
 from .optics import apply_optics
 from .photoreceptors import achromatic_response
@@ -24,7 +25,6 @@ from .pooling import (
     quality_correlate,
     spatial_pooling,
 )
-from .inputs import DEFAULT_PPD, check_encoding, check_image, check_pair, check_ppd, warn_if_relative
 from .pyramid import band_frequencies, decompose, reconstruct
 
 LABEL = "HDR-VDP-2.2 Q"
