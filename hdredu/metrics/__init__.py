@@ -279,6 +279,53 @@ def jod(pred: torch.Tensor, target: torch.Tensor, peak_nits: float = 1500.0,
     return sum(scores) / len(scores)
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Tables over methods and regions.
+# ---------------------------------------------------------------------------------------------------------
+
+
+def score_table(estimates: dict[str, list[torch.Tensor]], targets: list[torch.Tensor],
+                names: tuple[str, ...] = ("psnr_mu", "psnr_l")) -> dict[str, dict[str, float]]:
+    """{method: {metric: score}}: each metric per image, then averaged over images (the Kalantari convention).
+
+    Args:
+        estimates: {method: one (C, H, W) prediction per target}.
+        targets: the ground truths, in the same order.
+        names: metric names (keys of :func:`metric_functions`).
+    """
+    functions = metric_functions()
+    unknown = [name for name in names if name not in functions]
+    if unknown:
+        raise ValueError(f"unknown metric names {unknown}; choose from {sorted(functions)}")
+    for method, predictions in estimates.items():
+        if len(predictions) != len(targets):
+            raise ValueError(f"{method!r} has {len(predictions)} predictions for {len(targets)} targets")
+    return {method: {name: sum(functions[name](p, t) for p, t in zip(predictions, targets)) / len(targets)
+                     for name in names} for method, predictions in estimates.items()}
+
+
+def pooled_psnr_mu(predictions: list[torch.Tensor], targets: list[torch.Tensor], masks: list[torch.Tensor],
+                   mu: float = MU) -> float:
+    """PSNR-μ over the pixels where ``masks`` are true, the squared errors pooled over all images.
+
+    Args:
+        predictions, targets: (3, H, W) each.
+        masks: (1, H, W) or (H, W) booleans per image (e.g. where the reference frame clips).
+    Raises:
+        ValueError: the masks select no pixel at all.
+    """
+    errors = []
+    for pred, target, mask in zip(predictions, targets, masks):
+        pred, target = _as_batch(pred, target)
+        _check_radiance(target, "pooled_psnr_mu", scaled_to_nits=False)
+        squared = (mu_law(pred[0].clamp(0, 1), mu) - mu_law(target[0].clamp(0, 1), mu)) ** 2  # (3, H, W)
+        errors.append(squared[mask.bool().expand_as(squared)])
+    pooled = torch.cat(errors)
+    if pooled.numel() == 0:
+        raise ValueError("the masks select no pixel: PSNR-μ of an empty region is undefined")
+    return float(10.0 * torch.log10(1.0 / pooled.double().mean()))
+
+
 def metric_functions() -> dict:
     """{name: fn(pred, target) → float} of every metric hdredu computes, keyed like :data:`LABELS`
     (ColorVideoVDP JOD only when its optional package is installed)."""
@@ -290,6 +337,6 @@ def metric_functions() -> dict:
 
 
 __all__ = [
-    "LABELS", "metric_functions", "psnr_display", "psnr", "psnr_l", "psnr_mu", "ssim", "pu21_encode", "pu21_decode", "pu21_psnr", "pu21_ssim",
+    "LABELS", "metric_functions", "psnr_display", "score_table", "pooled_psnr_mu", "psnr", "psnr_l", "psnr_mu", "ssim", "pu21_encode", "pu21_decode", "pu21_psnr", "pu21_ssim",
     "to_nits", "hdrvdp2_q", "jod", "cvvdp_available",
 ]
