@@ -3,7 +3,7 @@
 For features x (B, C, H, W), flattened to N = H·W positions, with C' = C/2 embedding channels:
 
     θ = W_θ * x,  φ = W_φ * x,  g = W_g * x                  1×1 convolutions C → C'          (B, C', N)
-    (optional) φ, g ← maxpool_2×2(φ), maxpool_2×2(g)         keys / values on a coarser grid  (B, C', M), M = N/4
+    (optional) φ, g ← maxpool_2×2(φ), maxpool_2×2(g)         keys / values on a coarser grid  (B, C', M), M ≈ N/4
     f_ij = exp(θ_iᵀ φ_j) / Σ_k exp(θ_iᵀ φ_k)                 softmax over keys j              (B, N, M)
     y_i  = Σ_j f_ij g_j                                                                        (B, C', N)
     z    = W_z * y + x                                       1×1 convolution C' → C           (B, C, H, W)
@@ -48,14 +48,15 @@ def nonlocal_attention(
     """Non-local block, embedded Gaussian, functional form: z = W_z * (softmax(θᵀφ) gᵀ)ᵀ + x.
 
     Args:
-        feat: (B, C, H, W) features x; with ``subsample`` H and W must be even.
+        feat: (B, C, H, W) features x.
         theta_weight, phi_weight, g_weight: (C', C, 1, 1) embeddings θ, φ, g; their biases (C',) or None.
         out_weight: (C, C', 1, 1) output projection W_z; out_bias (C,) or None.
-        subsample: max-pool φ and g by 2×2 (M = N/4 keys: a 4× smaller attention matrix).
+        subsample: max-pool φ and g by 2×2 (M = ⌈H/2⌉·⌈W/2⌉ keys: a 4× smaller attention matrix; an odd last
+            row or column is pooled on its own, so no pixel is dropped).
         return_attention: also return f.
     Returns:
         z (B, C, H, W); with ``return_attention`` the pair (z, f), f (B, N, M) softmax weights that sum to 1
-        over the last axis (N = H·W queries in row-major order, M = H'·W' keys, H' = H/2 when subsampled).
+        over the last axis (N = H·W queries in row-major order, M = H'·W' keys, H' = ⌈H/2⌉ when subsampled).
     """
     sizes = check_shape(feat, "B C H W", "feat")
     channels, height, width = sizes["C"], sizes["H"], sizes["W"]
@@ -65,15 +66,13 @@ def nonlocal_attention(
             raise ValueError(f"{name} must be (C', C, 1, 1) = (C', {channels}, 1, 1), the same C' for θ, φ and g; got {tuple(weight.shape)}")
     if out_weight.dim() != 4 or out_weight.shape != (channels, embed, 1, 1):
         raise ValueError(f"out_weight must be (C, C', 1, 1) = ({channels}, {embed}, 1, 1); got {tuple(out_weight.shape)}")
-    if subsample and (height % 2 or width % 2):
-        raise ValueError(f"feat height and width must be even when subsample=True (2×2 max-pool); got {height}×{width}")
     # θ: (B, C', H, W) → (B, C', N) → (B, N, C'): one query vector per pixel
     theta = F.conv2d(feat, theta_weight, theta_bias).flatten(2).transpose(1, 2)
     phi = F.conv2d(feat, phi_weight, phi_bias)
     g = F.conv2d(feat, g_weight, g_bias)
     if subsample:
-        # keys and values on the 2× coarser grid: (B, C', H/2, W/2)
-        phi, g = F.max_pool2d(phi, 2), F.max_pool2d(g, 2)
+        # keys and values on the 2× coarser grid: (B, C', ⌈H/2⌉, ⌈W/2⌉)
+        phi, g = F.max_pool2d(phi, 2, ceil_mode=True), F.max_pool2d(g, 2, ceil_mode=True)
     # φ: (B, C', M); g: (B, C', M) → (B, M, C')
     phi, g = phi.flatten(2), g.flatten(2).transpose(1, 2)
     # θ_iᵀ φ_j for every query i and key j: (B, N, C') @ (B, C', M) → (B, N, M)
@@ -102,7 +101,7 @@ def nonlocal_memory_bytes(
     At the peak the softmax writes f while the logits θᵀφ still exist (two N×M matrices), and θ, φ and g
     are alive:
 
-        bytes = e · B · (2·N·M + C'·N + 2·C'·M),   N = H·W,  M = N/4 if subsample else N,  C' = C // 2
+        bytes = e · B · (2·N·M + C'·N + 2·C'·M),   N = H·W,  M = ⌈H/2⌉·⌈W/2⌉ if subsample else N,  C' = C // 2
 
     with e bytes per element (4 for float32). The N·M terms dominate everywhere that matters. Training keeps
     f for the backward pass, so each block adds e·B·N·M to the activations the step stores.
@@ -110,7 +109,7 @@ def nonlocal_memory_bytes(
     Args:
         height, width: size of the feature map the block runs on (not of the image).
         channels: C of the block's input.
-        subsample: whether φ and g are max-pooled 2×2 (even height and width).
+        subsample: whether φ and g are max-pooled 2×2.
         batch: B.
         bytes_per_element: e (4 for float32, 2 for bf16).
         embed_channels: C' (default C // 2, at least 1, as :class:`NonLocalBlock`).
@@ -121,9 +120,27 @@ def nonlocal_memory_bytes(
         if value < 1:
             raise ValueError(f"{name} must be a positive integer; got {value}")
     queries = height * width
-    keys = (height // 2) * (width // 2) if subsample else queries
+    keys = -(-height // 2) * -(-width // 2) if subsample else queries
     embed = max(channels // 2, 1) if embed_channels is None else embed_channels
     return bytes_per_element * batch * (2 * queries * keys + embed * queries + 2 * embed * keys)
+
+
+def query_attention(attn: torch.Tensor, height: int, width: int, row: int, col: int, subsample: bool) -> torch.Tensor:
+    """The attention of one query pixel over the image, as an image: row ``row·W + col`` of f, reshaped.
+
+    Args:
+        attn: (B, N, M) softmax weights f from :func:`nonlocal_attention` on an (H, W) feature map.
+        height, width: H, W of that feature map.
+        row, col: the query pixel.
+        subsample: whether the keys were subsampled (then the map is ⌈H/2⌉ × ⌈W/2⌉).
+    Returns:
+        (B, H', W') weights over the keys, summing to 1; upsample it to draw it over the image.
+    """
+    keys_h, keys_w = (-(-height // 2), -(-width // 2)) if subsample else (height, width)
+    check_shape(attn, f"B {height * width} {keys_h * keys_w}", "attn")
+    if not (0 <= row < height and 0 <= col < width):
+        raise ValueError(f"the query pixel (row, col) must lie in the {height}×{width} map; got ({row}, {col})")
+    return attn[:, row * width + col].reshape(-1, keys_h, keys_w)
 
 
 class NonLocalBlock(nn.Module):

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hdredu.ops.nonlocal_ import NonLocalBlock, nonlocal_attention, nonlocal_memory_bytes
+from hdredu.ops.nonlocal_ import NonLocalBlock, nonlocal_attention, nonlocal_memory_bytes, query_attention
 
 
 def _weights(channels, embed, dtype=torch.float32, seed=0):
@@ -22,7 +22,7 @@ def _loop_reference(feat, weights, subsample):
     theta = F.conv2d(feat, tw, tb)
     phi, g = F.conv2d(feat, pw, pb), F.conv2d(feat, gw, gb)
     if subsample:
-        phi, g = F.max_pool2d(phi, 2), F.max_pool2d(g, 2)
+        phi, g = F.max_pool2d(phi, 2, ceil_mode=True), F.max_pool2d(g, 2, ceil_mode=True)
     keys = [(y, x) for y in range(phi.shape[2]) for x in range(phi.shape[3])]
     out = torch.empty_like(feat)
     attn = torch.empty(batch, height * width, len(keys), dtype=feat.dtype)
@@ -50,6 +50,28 @@ def test_known_answer_against_explicit_softmax_loop(subsample):
     torch.testing.assert_close(attn, ref_attn)
     assert attn.shape == (2, 24, 6 if subsample else 24)
     torch.testing.assert_close(attn.sum(-1), torch.ones(2, 24, dtype=torch.float64))
+
+
+def test_odd_sizes_pool_the_last_row_on_its_own():
+    # 5 × 3 map subsampled: keys on a 3 × 2 grid (ceil), checked against the loop (which pools the same way)
+    feat = torch.randn(1, 4, 5, 3, dtype=torch.float64)
+    weights = _weights(4, 2, torch.float64)
+    out, attn = nonlocal_attention(feat, *weights, subsample=True, return_attention=True)
+    ref_out, ref_attn = _loop_reference(feat, weights, True)
+    assert attn.shape == (1, 15, 6)
+    torch.testing.assert_close(out, ref_out)
+    torch.testing.assert_close(attn, ref_attn)
+    # the last row of the map is a key of its own: the loop pools it from that row only
+    phi = F.conv2d(feat, weights[2], weights[3])
+    torch.testing.assert_close(F.max_pool2d(phi, 2, ceil_mode=True)[..., 2, 0], phi[..., 4, :2].amax(-1))
+    assert nonlocal_memory_bytes(5, 3, 4, subsample=True) == 4 * (2 * 15 * 6 + 2 * 15 + 2 * 2 * 6)
+
+
+def test_query_attention_map():
+    attn = torch.rand(2, 6 * 4, 3 * 2).softmax(-1)
+    maps = query_attention(attn, 6, 4, row=2, col=3, subsample=True)
+    assert maps.shape == (2, 3, 2)
+    torch.testing.assert_close(maps.flatten(1), attn[:, 2 * 4 + 3], rtol=0, atol=0)
 
 
 def test_known_answer_hand_set_weights():
@@ -162,8 +184,10 @@ def test_memory_formula_matches_cuda_allocation():
 
 def test_error_messages():
     weights = _weights(4, 2)
-    with pytest.raises(ValueError, match=r"even when subsample=True \(2×2 max-pool\); got 5×4"):
-        nonlocal_attention(torch.randn(1, 4, 5, 4), *weights, subsample=True)
+    with pytest.raises(ValueError, match=r"the query pixel \(row, col\) must lie in the 4×4 map; got \(4, 0\)"):
+        query_attention(torch.rand(1, 16, 4), 4, 4, 4, 0, subsample=True)
+    with pytest.raises(ValueError, match=r"attn must have shape \(B 16 4\)"):
+        query_attention(torch.rand(1, 16, 16), 4, 4, 0, 0, subsample=True)
     with pytest.raises(ValueError, match=r"phi_weight must be \(C', C, 1, 1\)"):
         nonlocal_attention(torch.randn(1, 4, 4, 4), weights[0], None, torch.randn(3, 4, 1, 1), None, *weights[4:])
     with pytest.raises(ValueError, match=r"out_weight must be \(C, C', 1, 1\) = \(4, 2, 1, 1\)"):
