@@ -7,7 +7,12 @@ import torch
 import torch.nn.functional as F
 
 from hdredu.inference import predict, tile_windows
-from hdredu.models.sid_unet import SIDUNet, SIDUNetConfig, SIDUNetOutput, unet_receptive_radius
+from hdredu.models.sid_unet import (
+    SIDUNet,
+    SIDUNetConfig,
+    SIDUNetOutput,
+    unet_receptive_radius,
+)
 
 
 def n_params(model):

@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from hdredu.ops.attention import (
     ChannelAttention,

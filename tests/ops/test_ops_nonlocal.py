@@ -6,7 +6,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hdredu.ops.nonlocal_ import NonLocalBlock, nonlocal_attention, nonlocal_memory_bytes, query_attention
+from hdredu.ops.nonlocal_ import (
+    NonLocalBlock,
+    nonlocal_attention,
+    nonlocal_memory_bytes,
+    query_attention,
+)
 
 
 def _weights(channels, embed, dtype=torch.float32, seed=0):
@@ -18,7 +23,7 @@ def _weights(channels, embed, dtype=torch.float32, seed=0):
 def _loop_reference(feat, weights, subsample):
     """The non-local block written out pixel by pixel with an explicit softmax (no matrix products)."""
     tw, tb, pw, pb, gw, gb, ow, ob = weights
-    batch, channels, height, width = feat.shape
+    batch, _, height, width = feat.shape
     theta = F.conv2d(feat, tw, tb)
     phi, g = F.conv2d(feat, pw, pb), F.conv2d(feat, gw, gb)
     if subsample:
