@@ -25,10 +25,11 @@ Memory of the non-local attention (float32, batch 1, keys and values subsampled 
 :func:`hdredu.ops.nonlocal_.nonlocal_memory_bytes`, checked against measured allocations in the tests):
 
     input (packed)      level 4 (c = 256)                       level 5 (c = 512)
-    512 × 512           64 × 64:   N = 4,096   →  37 MB         32 × 32: N = 1,024   →  3.7 MB
+    512 × 512           64 × 64:   N = 4,096   →  37 MB         32 × 32: N = 1,024   →  7.9 MB
     1424 × 2128 (Sony)  178 × 266: N = 47,348  →  4.52 GB       89 × 133: N = 11,837 →  0.30 GB
 
-(GB = 10⁹ bytes; one block runs at a time; peak bytes = 4·(2·N·M + C'·N + 2·C'·M), M = ⌈h/2⌉·⌈w/2⌉ keys).
+(GB = 10⁹ bytes; one block runs at a time; M = ⌈h/2⌉·⌈w/2⌉ keys; on the large maps the peak is the
+softmax moment, 4·(2·N·M + C'·N + 2·C'·M) bytes, on the small 512² level-5 map the block's output).
 A full Sony frame (2848 × 4256 sensor pixels, packed 1424 × 2128; reference/alen.md rounds it to
 ≈ 1416 × 2120, which is not a multiple of 16) therefore needs about 4.5 GB for the level-4 attention alone,
 on top of the U-Net's activations; without subsampling (``nonlocal_subsample=False``) 18.0 GB at level 4 and

@@ -98,13 +98,17 @@ def nonlocal_memory_bytes(
 ) -> int:
     """Peak memory the forward pass of one non-local block allocates beyond its input, in bytes.
 
-    At the peak the softmax writes f while the logits θᵀφ still exist (two N×M matrices), and θ, φ and g
-    are alive:
+    Two moments compete (N = H·W queries, M keys, C' embedding channels, C input channels):
 
-        bytes = e · B · (2·N·M + C'·N + 2·C'·M),   N = H·W,  M = ⌈H/2⌉·⌈W/2⌉ if subsample else N,  C' = C // 2
+        softmax:  the logits θᵀφ and f (two N×M) with θ, φ, g alive      2·N·M + C'·N + 2·C'·M
+        output:   f, θ, φ, g, y (C'·N), W_z * y (C·N) and z (C·N)         N·M + 2·C'·N + 2·C'·M + 2·C·N
+        bytes = e · B · max(softmax, output),   M = ⌈H/2⌉·⌈W/2⌉ if subsample else N,  C' = C // 2
 
-    with e bytes per element (4 for float32). The N·M terms dominate everywhere that matters. Training keeps
-    f for the backward pass, so each block adds e·B·N·M to the activations the step stores.
+    with e bytes per element (4 for float32). On large maps the softmax moment wins (N·M ≫ C·N): the
+    O((HW)²) cost. On small deep maps with many channels the output moment wins. This counts the tensors
+    :func:`nonlocal_attention` creates, including z; it equals, to the byte, the peak of live CPU tensors
+    measured by the profiler on torch 2.13 (tests/ops/test_ops_nonlocal.py). Training keeps f for the
+    backward pass, so each block adds at least e·B·N·M to the activations the step stores.
 
     Args:
         height, width: size of the feature map the block runs on (not of the image).
@@ -122,7 +126,11 @@ def nonlocal_memory_bytes(
     queries = height * width
     keys = -(-height // 2) * -(-width // 2) if subsample else queries
     embed = max(channels // 2, 1) if embed_channels is None else embed_channels
-    return bytes_per_element * batch * (2 * queries * keys + embed * queries + 2 * embed * keys)
+    # logits and f, plus θ (C'·N) and the pooled φ, g (C'·M each)
+    at_softmax = 2 * queries * keys + embed * queries + 2 * embed * keys
+    # f, θ, φ, g, plus y (C'·N), W_z * y and z (C·N each)
+    at_output = queries * keys + 2 * embed * queries + 2 * embed * keys + 2 * channels * queries
+    return bytes_per_element * batch * max(at_softmax, at_output)
 
 
 def query_attention(attn: torch.Tensor, height: int, width: int, row: int, col: int, subsample: bool) -> torch.Tensor:

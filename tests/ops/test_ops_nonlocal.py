@@ -69,7 +69,8 @@ def test_odd_sizes_pool_the_last_row_on_its_own():
     # the last row of the map is a key of its own: the loop pools it from that row only
     phi = F.conv2d(feat, weights[2], weights[3])
     torch.testing.assert_close(F.max_pool2d(phi, 2, ceil_mode=True)[..., 2, 0], phi[..., 4, :2].amax(-1))
-    assert nonlocal_memory_bytes(5, 3, 4, subsample=True) == 4 * (2 * 15 * 6 + 2 * 15 + 2 * 2 * 6)
+    # N = 15, M = 6, C = 4, C' = 2: the output moment, N·M + 2C'N + 2C'M + 2CN
+    assert nonlocal_memory_bytes(5, 3, 4, subsample=True) == 4 * (15 * 6 + 2 * 2 * 15 + 2 * 2 * 6 + 2 * 4 * 15)
 
 
 def test_query_attention_map():
@@ -137,9 +138,11 @@ def test_attention_is_global():
 
 
 def test_memory_formula_values():
-    # N = 4·4 = 16, M = 4, C' = 4: 4 · (2·16·4 + 4·16 + 2·4·4) bytes
-    assert nonlocal_memory_bytes(4, 4, 8, subsample=True) == 4 * (128 + 64 + 32)
-    assert nonlocal_memory_bytes(4, 4, 8, subsample=False, batch=2) == 2 * 4 * (2 * 256 + 64 + 128)
+    # N = 16·16 = 256, M = 64, C = 8, C' = 4: softmax 2·N·M + C'·N + 2·C'·M wins over N·M + 2C'N + 2C'M + 2CN
+    assert nonlocal_memory_bytes(16, 16, 8, subsample=True) == 4 * (2 * 256 * 64 + 4 * 256 + 2 * 4 * 64)
+    assert nonlocal_memory_bytes(16, 16, 8, subsample=False, batch=2) == 2 * 4 * (2 * 256**2 + 4 * 256 + 8 * 256)
+    # 4 × 4 map with 64 channels: the output moment wins, N = 16, M = 4, C' = 32
+    assert nonlocal_memory_bytes(4, 4, 64, subsample=True) == 4 * (16 * 4 + 2 * 32 * 16 + 2 * 32 * 4 + 2 * 64 * 16)
     assert NonLocalBlock(8, subsample=True).memory_bytes(4, 4) == nonlocal_memory_bytes(4, 4, 8, True)
     # a Sony frame at 1/16 (89 × 133 tokens), full attention: ≈ 2 × 0.56 GB
     assert 1.1e9 < nonlocal_memory_bytes(89, 133, 512, subsample=False) < 1.2e9
@@ -160,13 +163,15 @@ def _measured_peak_bytes(fn):
 
 
 @pytest.mark.parametrize("subsample", [False, True])
-def test_memory_formula_matches_measured_allocation(subsample):
-    block = NonLocalBlock(16, subsample=subsample)
-    feat = torch.randn(1, 16, 32, 32)
+@pytest.mark.parametrize(("channels", "side"), [(16, 32), (256, 16), (64, 15)])
+def test_memory_formula_matches_measured_allocation(subsample, channels, side):
+    # (16, 32): the softmax moment is the peak; (256, 16): the output moment; (64, 15): odd, pooled with ceil
+    block = NonLocalBlock(channels, subsample=subsample)
+    feat = torch.randn(1, channels, side, side)
     with torch.no_grad():
         block(feat)  # warm-up
         measured = _measured_peak_bytes(lambda: block(feat))
-    predicted = block.memory_bytes(32, 32)
+    predicted = block.memory_bytes(side, side)
     # measured equal to the byte on torch 2.13 CPU; 1 % slack for other allocator versions
     assert abs(measured - predicted) < 0.01 * predicted, (measured, predicted)
 
