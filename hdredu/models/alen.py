@@ -17,7 +17,12 @@ widths c_l = 32 … 512, for packed RAW X (B, 4, H, W), H and W multiples of 16:
     output    Y   = pixel_shuffle_2(W_1x1 * D_1 + b)                     (B, 3, 2H, 2W) sRGB
 
 conv² = (conv3×3 + LReLU_0.2) twice and up = transposed conv 2×2 / 2, as in SID. Loss: SSIM + L2
-(:func:`hdredu.losses.ssim_l2`).
+(:func:`hdredu.losses.ssim_l2`; its weights are a (reconstruction)).
+
+Reconstructed choices, each marked "(reconstruction)" where it is made below: one MAB per encoder level;
+inside it channel → CBAM spatial → non-local; non-local at levels 4 and 5 only, keys subsampled; ISL 4c → c
+with no activation after it; skips taken after the MAB; a CAB after each decoder level; SE ratio 16; SID's
+widths, slope, initialisation and output head for everything the explainer does not describe.
 
 Receptive field: the non-local blocks let every output pixel depend on every input pixel, so
 ``receptive_radius`` is None and full frames run whole (``hdredu.inference.predict`` does not tile ALEN).
@@ -98,13 +103,16 @@ class ALENConfig:
 
     @classmethod
     def paper(cls) -> ALENConfig:
-        """The reconstruction at SID's widths (32 … 512), ISL, mixed attention, non-local at levels 4 and 5."""
+        """The reconstruction at SID's widths (32 … 512), ISL, mixed attention, non-local at levels 4 and 5
+        (8,823,255 parameters: SID's 7,760,748 + 348,640 ISL + 657,280 non-local + 56,092 channel attention
+        + 495 spatial attention).
+        """
         return cls()
 
     @classmethod
     def tiny(cls) -> ALENConfig:
         """A CPU-sized model: widths 8 … 128 (a quarter), reduction 4 so that the channel attentions keep 2+
-        hidden channels; depth, attention placement, ISL, output and loss unchanged.
+        hidden channels; depth, attention placement, ISL, output and loss unchanged. 563,895 parameters.
         """
         return cls(widths=(8, 16, 32, 64, 128), reduction=4)
 
@@ -247,10 +255,13 @@ class ALEN(nn.Module):
         for level, (conv_pair, mab) in enumerate(zip(self.encoder, self.attention)):
             if level > 0:
                 # ISL: (B, c, h, w) → pixel_unshuffle (B, 4c, h/2, w/2) → 1×1 → (B, c, h/2, w/2)  [or max-pool]
+                # no activation after it (reconstruction): it replaces a pooling layer, which has none either
                 feat = self.downsample[level - 1](feat)
             # conv²: (B, c_l, h, w), then the MAB: channel → spatial → (non-local), same shape
             mixed = mab(conv_pair(feat), return_intermediates=True)
             feat = mixed.output
+            # the skip to the decoder is taken after the MAB (reconstruction): the decoder then receives the
+            # attended, denoised features, which is what the attention is for
             skips.append(feat)
             spatial_maps.append(mixed.spatial_map)
             if mixed.channel_weights is not None:

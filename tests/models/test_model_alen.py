@@ -137,3 +137,11 @@ def test_error_messages():
         ALEN(dataclasses.replace(ALENConfig.tiny(), spatial_kernel=4))
     with pytest.raises(ValueError, match="ablation must be one of"):
         ALENConfig.tiny().ablation("no_spatial")
+
+
+def test_parameter_breakdown_stated_in_the_docstring():
+    model = ALEN(ALENConfig.paper())
+    nl = sum(n_params(m.nonlocal_block) for m in model.attention if m.nonlocal_block is not None)
+    ca = sum(n_params(m.channel_attention) for m in model.attention) + n_params(model.decoder_attention)
+    sa = sum(n_params(m.spatial_attention) for m in model.attention)
+    assert (n_params(model.downsample), nl, ca, sa) == (348_640, 657_280, 56_092, 495)
