@@ -25,7 +25,7 @@ with no activation after it; skips taken after the MAB; a CAB after each decoder
 widths, slope, initialisation and output head for everything the explainer does not describe.
 
 Receptive field: the non-local blocks let every output pixel depend on every input pixel, so
-``receptive_radius`` is None and full frames run whole (``hdredu.inference.predict`` does not tile ALEN).
+``receptive_radius`` is None and full frames run whole (``hdredu.inference.predict`` must not tile ALEN).
 Memory of the non-local attention (float32, batch 1, keys and values subsampled 2×2, formula
 :func:`hdredu.ops.nonlocal_.nonlocal_memory_bytes`, checked against measured allocations in the tests):
 
