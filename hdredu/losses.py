@@ -69,3 +69,37 @@ class MuLawLoss(nn.Module):
         """Scalar loss between ``pred`` and ``target`` (same shapes, linear HDR)."""
         loss = mu_law_l1 if self.norm == "l1" else mu_law_l2
         return loss(pred, target, self.mu)
+
+
+def ssim_l2(
+    pred: torch.Tensor, target: torch.Tensor, ssim_weight: float = 1.0, l2_weight: float = 1.0, data_range: float = 1.0
+) -> torch.Tensor:
+    """Low-light RAW → sRGB loss of ALEN: L = λ_s·(1 − SSIM(pred, target)) + λ_2·mean (pred − target)².
+
+    Compared in sRGB (the networks' output space; no μ-law: these are display-referred images, not HDR).
+    SSIM is torchmetrics' differentiable one with the standard Gaussian window (11×11, σ = 1.5, K1 = 0.01,
+    K2 = 0.03), averaged over pixels and channels, as ``hdredu.metrics.ssim``. The weights λ_s = λ_2 = 1 are a
+    (reconstruction): ALEN's paper names "SSIM + L2" but its weights are not known here (reference/alen.md §2).
+    With them SSIM dominates early (1 − SSIM ≈ 0.1-1 while the MSE of a sensible sRGB guess is ≈ 0.01).
+
+    Args:
+        pred: (B, 3, H, W) sRGB prediction, nominally in [0, 1] (not clipped here, so gradients reach
+            out-of-range values); H, W ≥ 11.
+        target: same shape, sRGB ground truth.
+        ssim_weight: λ_s.
+        l2_weight: λ_2.
+        data_range: value range of the images for SSIM's constants (1).
+    Returns:
+        scalar tensor, 0 for identical images, differentiable with respect to ``pred``.
+
+    Paper: Zhang et al., "Attention-based network for low-light image enhancement", ICME 2020 (SSIM + L2).
+    """
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
+    _check_pair(pred, target)
+    if pred.dim() != 4 or min(pred.shape[-2:]) < 11:
+        raise ValueError(f"pred and target must be (B, C, H, W) with H, W ≥ 11 (SSIM's 11×11 window); got {tuple(pred.shape)}")
+    # SSIM averaged over the batch, channels and pixels: a scalar in [−1, 1], 1 for identical images
+    similarity = structural_similarity_index_measure(pred, target, data_range=data_range)
+    # λ_s·(1 − SSIM) + λ_2·MSE
+    return ssim_weight * (1.0 - similarity) + l2_weight * F.mse_loss(pred, target)
