@@ -105,7 +105,7 @@ def cmd_train(args) -> int:
     task = task_of(MODELS[args.model])
     crop = args.crop or task.defaults["crop"]
     val_crop = args.val_crop if args.val_crop is not None else task.defaults["val_crop"]
-    loss = args.loss or task.loss
+    loss = args.loss or getattr(MODELS[args.model], "default_loss", task.loss)
     out = Path(args.out)
     # Everything that can be refused is checked before anything is written.
     check_device(args.device)

@@ -124,10 +124,13 @@ def _predict_tiled(model, batch: torch.Tensor, tile: int, overlap: int, device) 
             # input window: (B, ..., h_w, w_w), moved to the compute device one tile at a time
             window = batch[..., win_top:win_bottom, win_left:win_right].to(device)
             pred = model(window)
+            # output pixels per input pixel: 2 for packed RAW → full-resolution sRGB (SID U-Net, ALEN), else 1
+            s = pred.shape[-1] // window.shape[-1]
             if out is None:
-                # output buffer on the input's device: (B, C_out, H, W)
-                out = torch.empty(*pred.shape[:-2], height, width, dtype=pred.dtype, device=batch.device)
+                # output buffer on the input's device: (B, C_out, s·H, s·W)
+                out = torch.empty(*pred.shape[:-2], s * height, s * width, dtype=pred.dtype, device=batch.device)
             # keep the tile's own pixels: offset of the tile inside its window
-            out[..., top:bottom, left:right] = pred[..., top - win_top : bottom - win_top,
-                                                    left - win_left : right - win_left].to(batch.device)
+            out[..., s * top : s * bottom, s * left : s * right] = pred[
+                ..., s * (top - win_top) : s * (bottom - win_top), s * (left - win_left) : s * (right - win_left)
+            ].to(batch.device)
     return out

@@ -56,7 +56,8 @@ class Task:
         inputs, target: the layout of one item (``check_shape`` specs).
         data: {kind: DataSource}; ``"synthetic"`` is always there and is the default.
         metrics: metric names (keys of :data:`hdredu.metrics.LABELS`), the first one is the headline.
-        loss: the default training loss, ``loss(pred, target)`` → scalar.
+        loss: the default training loss (a key of :data:`LOSSES`); a model class may name its own as
+            ``default_loss`` (ALEN: SSIM + L2).
         baselines: ``baselines(inputs, target)`` → {label: prediction} for one item: the classical answers
             the model must beat (an "oracle" label marks one that sees the target).
         defaults: the CLI's training defaults for this task (crop, val_crop, lr, loss name).
@@ -88,6 +89,7 @@ LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "mu_l2": losses.mu_law_l2,
     "l1": F.l1_loss,
     "l2": F.mse_loss,
+    "ssim_l2": losses.ssim_l2,
 }
 
 

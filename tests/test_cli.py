@@ -19,6 +19,8 @@ SMALL = {
     "ahdrnet": ["--preset", "tiny", "--set", "features=8", "--set", "growth=4", "--set", "dense_layers=2",
                 "--set", "blocks=1", "--crop", "32", "--val-crop", "32"],
     "hdrnet": ["--preset", "tiny", "--crop", "32", "--val-crop", "32"],
+    "sid_unet": ["--preset", "tiny", "--crop", "32", "--val-crop", "32"],
+    "alen": ["--preset", "tiny", "--crop", "32", "--val-crop", "32"],
 }
 COMMON = ["--val-size", "2", "--batch-size", "2", "--quiet"]
 

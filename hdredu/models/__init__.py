@@ -1,16 +1,22 @@
 """One file per architecture; ``MODELS`` maps a name to its class, ``build_model`` makes one from a preset.
 
-Each model module has a config dataclass with ``paper()`` and ``tiny()`` presets.
+Each model module has a config dataclass with ``paper()`` and ``tiny()`` presets, and each model class names
+its task (``hdredu.tasks``: "merge", "operator", "itm", "lowlight") and whether tiled inference is exact for it
+(``receptive_radius``: pixels, or None).
 """
 
 from __future__ import annotations
 
 from hdredu.models.ahdrnet import AHDRNet
+from hdredu.models.alen import ALEN
 from hdredu.models.hdrnet import HDRNet
+from hdredu.models.sid_unet import SIDUNet
 
 MODELS: dict[str, type] = {
     "ahdrnet": AHDRNet,
     "hdrnet": HDRNet,
+    "sid_unet": SIDUNet,
+    "alen": ALEN,
 }
 
 

@@ -182,6 +182,7 @@ class ALEN(nn.Module):
 
     config_class = ALENConfig
     task = "lowlight"
+    default_loss = "ssim_l2"  # hdredu.losses.ssim_l2 (reconstruction: SID trains with L1)
 
     def __init__(self, config: ALENConfig | None = None):
         super().__init__()

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hdredu.inference import predict, tile_windows
+from hdredu.inference import predict
 from hdredu.models.sid_unet import (
     SIDUNet,
     SIDUNetConfig,
@@ -107,40 +107,16 @@ def test_receptive_radius_is_exact():
     assert model.receptive_radius == 112  # rounded up to the pooling period 16
 
 
-def _predict_tiled_scaled(model, inputs, tile, overlap, scale):
-    """hdredu.inference.predict's tiling (same tile_windows) for a model whose output is ``scale``× larger."""
-    height, width = inputs.shape[-2:]
-    out = torch.empty(inputs.shape[0], 3, scale * height, scale * width, dtype=inputs.dtype)
-    for top, bottom, win_top, win_bottom in tile_windows(height, tile, overlap):
-        for left, right, win_left, win_right in tile_windows(width, tile, overlap):
-            pred = model(inputs[..., win_top:win_bottom, win_left:win_right])
-            out[..., scale * top : scale * bottom, scale * left : scale * right] = pred[
-                ..., scale * (top - win_top) : scale * (bottom - win_top),
-                scale * (left - win_left) : scale * (right - win_left)]
-    return out
-
-
-def test_tiled_equals_whole_with_receptive_radius():
+def test_predict_tiled_equals_whole_with_receptive_radius():
     model = SIDUNet(SIDUNetConfig.tiny()).double().eval()
     radius = model.receptive_radius
     inputs = torch.rand(1, 4, 2 * radius + 64, 64, dtype=torch.float64)  # 288 × 64: 3 × 1 tiles of 96 × 96
-    with torch.no_grad():
-        whole = model(inputs)
-        tiled = _predict_tiled_scaled(model, inputs, tile=96, overlap=radius, scale=2)
-        torch.testing.assert_close(tiled, whole, rtol=1e-12, atol=1e-12)
-        # too little overlap is visibly wrong: the test can fail
-        short = _predict_tiled_scaled(model, inputs, tile=96, overlap=radius - 32, scale=2)
-    assert (short - whole).abs().max() > 1e-10  # far pixels act through 4 small transposed convs: a small but real error
-
-
-@pytest.mark.xfail(strict=True, reason="hdredu.inference.predict stitches outputs at the input's size; SID outputs "
-                   "2H × 2W (the lead's inference.py needs an output-scale step: see the alen report)")
-def test_predict_tiled_equals_whole():
-    model = SIDUNet(SIDUNetConfig.tiny()).double()
-    inputs = torch.rand(1, 4, 2 * model.receptive_radius + 64, 64, dtype=torch.float64)
     whole = predict(model, inputs)
-    tiled = predict(model, inputs, tile=96, overlap=model.receptive_radius)
-    torch.testing.assert_close(tiled, whole, rtol=1e-12, atol=1e-12)
+    assert whole.shape == (1, 3, 2 * inputs.shape[2], 2 * inputs.shape[3])  # packed RAW → full-resolution sRGB
+    torch.testing.assert_close(predict(model, inputs, tile=96), whole, rtol=1e-12, atol=1e-12)
+    # too little overlap is visibly wrong: the test can fail
+    short = predict(model, inputs, tile=96, overlap=radius - 32)
+    assert (short - whole).abs().max() > 1e-10  # far pixels act through 4 small transposed convs: a small but real error
 
 
 def test_one_training_step_lowers_the_loss():
