@@ -7,6 +7,7 @@
 | :func:`ssim` | SSIM, Gaussian window 11, σ 1.5 (Wang et al.) | "SSIM" |
 | :func:`pu21_encode`, :func:`pu21_psnr`, :func:`pu21_ssim` | PU21 perceptually uniform encoding of cd/m² | "PU21-PSNR (peak L nits)" |
 | :func:`hdrvdp2_q` | HDR-VDP-2.2 Q, hdredu's own implementation | "HDR-VDP-2.2 Q" |
+| :func:`psnr_display`, :func:`hdrvdp2_q_display` | PSNR and HDR-VDP-2.2 Q of display images in [0, 1] | "PSNR (display, [0, 1])" |
 | :func:`jod` | ColorVideoVDP, optional extra | "ColorVideoVDP JOD (display model)" |
 
 HDR-VDP-2.2 (Q, probability map) lives in :mod:`hdredu.metrics.hdrvdp2`; it is a different metric from
@@ -34,6 +35,7 @@ LABELS = {
     "pu21_ssim": "PU21-SSIM",
     "jod": "ColorVideoVDP JOD",
     "hdrvdp2_q": "HDR-VDP-2.2 Q",
+    "hdrvdp2_q_display": "HDR-VDP-2.2 Q (sRGB display)",
 }
 
 
@@ -213,6 +215,23 @@ def hdrvdp2_q(pred: torch.Tensor, target: torch.Tensor, peak_nits: float = 1000.
     return sum(scores) / len(scores)
 
 
+def hdrvdp2_q_display(pred: torch.Tensor, target: torch.Tensor, pixels_per_degree: float | None = None) -> float:
+    """HDR-VDP-2.2 Q of display images in [0, 1] seen on a standard sRGB display (the metric's "sRGB-display"
+    encoding: peak 100 cd/m², black 1 cd/m²), for tasks whose output is a picture (operator imitation, low
+    light). The prediction is clipped to [0, 1], as the display would show it. Label: "HDR-VDP-2.2 Q (sRGB display)".
+    """
+    from hdredu.metrics.hdrvdp2 import hdrvdp2
+    from hdredu.metrics.hdrvdp2.inputs import DEFAULT_PPD
+
+    pred, target = _as_batch(pred, target)
+    if target.min() < 0 or target.max() > 1 or target.shape[1] != 3:
+        raise ValueError("hdrvdp2_q_display: target must be an RGB display image in [0, 1]; for radiance use hdrvdp2_q")
+    ppd = DEFAULT_PPD if pixels_per_degree is None else pixels_per_degree
+    as_hwc = lambda x: x.clamp(0, 1).permute(1, 2, 0).double().numpy()  # noqa: E731
+    scores = [hdrvdp2(as_hwc(p), as_hwc(t), "sRGB-display", ppd).Q for p, t in zip(pred, target)]
+    return sum(scores) / len(scores)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # ColorVideoVDP (optional extra). Never labelled "HDR-VDP".
 # ---------------------------------------------------------------------------------------------------------
@@ -330,7 +349,8 @@ def metric_functions() -> dict:
     """{name: fn(pred, target) → float} of every metric hdredu computes, keyed like :data:`LABELS`
     (ColorVideoVDP JOD only when its optional package is installed)."""
     functions = {"psnr_l": psnr_l, "psnr_mu": psnr_mu, "psnr_display": psnr_display, "ssim": ssim,
-                 "pu21_psnr": pu21_psnr, "pu21_ssim": pu21_ssim, "hdrvdp2_q": hdrvdp2_q}
+                 "pu21_psnr": pu21_psnr, "pu21_ssim": pu21_ssim, "hdrvdp2_q": hdrvdp2_q,
+                 "hdrvdp2_q_display": hdrvdp2_q_display}
     if cvvdp_available():
         functions["jod"] = jod
     return functions
@@ -338,5 +358,5 @@ def metric_functions() -> dict:
 
 __all__ = [
     "LABELS", "metric_functions", "psnr_display", "score_table", "pooled_psnr_mu", "psnr", "psnr_l", "psnr_mu", "ssim", "pu21_encode", "pu21_decode", "pu21_psnr", "pu21_ssim",
-    "to_nits", "hdrvdp2_q", "jod", "cvvdp_available",
+    "to_nits", "hdrvdp2_q", "hdrvdp2_q_display", "jod", "cvvdp_available",
 ]

@@ -94,7 +94,7 @@ def test_wrong_number_of_dimensions():
 
 
 ALL_METRICS = [metrics.psnr_l, metrics.psnr_mu, metrics.psnr_display, metrics.ssim, metrics.pu21_psnr,
-               metrics.pu21_ssim, metrics.hdrvdp2_q]
+               metrics.pu21_ssim, metrics.hdrvdp2_q, metrics.hdrvdp2_q_display]
 
 
 @pytest.mark.parametrize("metric", ALL_METRICS)
@@ -305,3 +305,13 @@ def test_hdrvdp2_q_is_100_for_identical_and_falls_with_noise():
     q_small, q_large = metrics.hdrvdp2_q(noisy(0.01), target), metrics.hdrvdp2_q(noisy(0.1), target)
     assert 100.0 > q_small > q_large
     assert metrics.LABELS["hdrvdp2_q"] == "HDR-VDP-2.2 Q"
+
+
+def test_hdrvdp2_q_display_is_100_for_identical_pictures_and_falls_with_noise():
+    generator = torch.Generator().manual_seed(2)
+    picture = torch.rand(3, 48, 48, generator=generator)
+    noisy = (picture + 0.05 * torch.randn(picture.shape, generator=generator)).clamp(0, 1)
+    assert metrics.hdrvdp2_q_display(picture, picture) == pytest.approx(100.0)
+    assert metrics.hdrvdp2_q_display(noisy, picture) < 90
+    with pytest.raises(ValueError, match="target must be an RGB display image in \\[0, 1\\]"):
+        metrics.hdrvdp2_q_display(picture, picture * 2)
