@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from hdredu.imaging.camera import crf_pair
+from hdredu.imaging.tonemap import exposure_tonemap
 from hdredu.utils import check_shape
 
 
@@ -152,16 +153,15 @@ def tonemap(hdr: torch.Tensor, method: str = "reinhard", gamma: float = 2.2) -> 
         method: "reinhard" (global, Reinhard 2005 in OpenCV), "drago", "mantiuk" (local contrast), or
             "gamma" (scale the 99th percentile to 1, clip, gamma).
     """
+    if method == "gamma":
+        return exposure_tonemap(hdr.detach().float(), None, gamma)
     image = np.ascontiguousarray(hdr.detach().float().numpy().transpose(1, 2, 0)[..., ::-1])
     operators = {
         "reinhard": lambda: cv2.createTonemapReinhard(gamma=gamma),
         "drago": lambda: cv2.createTonemapDrago(gamma=gamma),
         "mantiuk": lambda: cv2.createTonemapMantiuk(gamma=gamma),
     }
-    if method == "gamma":
-        scale = np.percentile(image, 99) or 1.0
-        display = np.clip(image / scale, 0, 1) ** (1.0 / gamma)
-    elif method in operators:
+    if method in operators:
         display = np.nan_to_num(operators[method]().process(image.astype(np.float32)))  # Drago can make NaN
     else:
         raise ValueError(f"method must be one of {['gamma', *operators]}; got {method!r}")

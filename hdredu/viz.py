@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from hdredu.imaging.tonemap import mu_law, reinhard
+from hdredu.imaging.tonemap import exposure_tonemap, mu_law, reinhard
 
 
 def _new_ax(ax, figsize=(4, 3)):
@@ -37,8 +37,7 @@ def display_hdr(hdr: torch.Tensor, method: str = "reinhard", exposure: float | N
     if method == "mu":
         return mu_law(hdr / hdr.amax().clamp_min(1e-8))
     if method == "exposure":
-        scale = exposure if exposure is not None else 1.0 / float(torch.quantile(hdr.flatten(), 0.99).clamp_min(1e-8))
-        return (hdr * scale).clamp(0, 1) ** (1 / 2.2)
+        return exposure_tonemap(hdr, exposure)
     raise ValueError(f"method must be 'reinhard', 'mu' or 'exposure'; got {method!r}")
 
 
@@ -136,6 +135,36 @@ def plot_metric_panels(curves: dict[str, dict[str, tuple]], baselines: dict[str,
         plot_curves(metric_curves, (baselines or {}).get(metric_label), ax=ax, xlabel=xlabel, ylabel=metric_label)
     axes[0].figure.tight_layout()
     return axes[0].figure
+
+
+def plot_training(history, panels: dict[str, str], baselines: dict[str, dict[str, float]] | None = None,
+                  label: str = "model", loss_label: str = "training loss", axes=None):
+    """The training loss and the validation curves of several metrics, side by side, baselines as lines.
+
+    Args:
+        history: a :class:`hdredu.train.History`.
+        panels: {panel title / y label: metric name in ``history.metrics``}, e.g.
+            {"PSNR-μ (μ = 5000)": "psnr_mu", "HDR-VDP-2.2 Q": "hdrvdp2_q"}.
+        baselines: {method: {metric name: score}} (e.g. :func:`hdredu.metrics.score_table` of the baselines on
+            the validation data), drawn as dashed lines in each metric's panel.
+        label: legend label of the model's curves.
+    Returns:
+        the Figure (1 + len(panels) panels).
+    """
+    if axes is None:
+        _, axes = plt.subplots(1, 1 + len(panels), figsize=(4.4 * (1 + len(panels)), 3.3), squeeze=False)
+        axes = axes[0]
+    loss_ax, *metric_axes = axes
+    loss_ax.plot(history.steps, history.losses, linewidth=0.6)
+    loss_ax.set_yscale("log")
+    loss_ax.set_xlabel("training step")
+    loss_ax.set_ylabel(loss_label)
+    loss_ax.grid(alpha=0.3)
+    for ax, (title, name) in zip(metric_axes, panels.items()):
+        lines = {method: scores[name] for method, scores in (baselines or {}).items() if name in scores}
+        plot_curves({label: history.curve(name)}, baselines=lines, ax=ax, ylabel=title)
+    loss_ax.figure.tight_layout()
+    return loss_ax.figure
 
 
 def exposure_slider(hdr: torch.Tensor, crf: str = "gamma", ev_range: tuple[float, float] = (-6.0, 6.0)):

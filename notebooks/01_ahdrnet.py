@@ -43,8 +43,6 @@
 # 40.2 dB).
 
 # %%
-import dataclasses
-import math
 import time
 
 import matplotlib.pyplot as plt
@@ -53,16 +51,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from hdredu import baselines, metrics, viz
+from hdredu.data.crops import RandomCrops
 from hdredu.data.samples import TEST_SCENES, TRAIN_SCENES, load_sample
 from hdredu.data.synthetic import BracketDataset, simulate_brackets
-from hdredu.imaging.tonemap import mu_law
 from hdredu.inference import predict
 from hdredu.losses import mu_law_l1
 from hdredu.models.ahdrnet import AHDRNet, AHDRNetConfig
 from hdredu.ops.attention import Attention
 from hdredu.ops.blocks import DRDB
 from hdredu.train import TrainConfig, fit, live_plot
-from hdredu.utils import FAST, random_window, seed_everything
+from hdredu.utils import FAST, seed_everything
 
 seed_everything(0)
 notebook_start = time.perf_counter()
@@ -309,26 +307,6 @@ TRAIN_CLIPPED = 0.3  # share of pixels clipped in the reference of every trainin
 VAL_CROP, VAL_SIZE = (64, 4) if FAST else (128, 8)
 
 
-class RandomCrops(torch.utils.data.Dataset):
-    """Random CROP×CROP windows of a pool of (inputs, target) pairs, randomly flipped; item k depends on k only."""
-
-    def __init__(self, pool, crop, length, seed=0):
-        self.pool, self.crop, self.length, self.seed = pool, crop, length, seed
-
-    def __len__(self):
-        return self.length
-
-    def __getitem__(self, index):
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
-        inputs, target = self.pool[int(torch.randint(len(self.pool), (), generator=gen))]
-        window = random_window(*target.shape[-2:], self.crop, gen)
-        inputs, target = inputs[window], target[window]  # (N, 6, c, c), (3, c, c)
-        for dim in (-1, -2):  # horizontal, vertical flip
-            if torch.rand((), generator=gen) < 0.5:
-                inputs, target = inputs.flip(dim), target.flip(dim)
-        return inputs, target
-
-
 started = time.perf_counter()
 simulated = BracketDataset([load_sample(n) for n in TRAIN_SCENES], crop_size=64, length=POOL, seed=0,
                            saturated_fraction=TRAIN_CLIPPED)
@@ -343,39 +321,73 @@ BASELINES = {
 }
 
 
+CURVES = {"PSNR-μ (μ = 5000) [dB]": "psnr_mu", "PU21-PSNR (4000 cd/m²) [dB]": "pu21_psnr",
+          "HDR-VDP-2.2 Q (1000 cd/m²)": "hdrvdp2_q"}
+METRICS = (*CURVES.values(), "psnr_l")
+
+
 def run_baselines(brackets):
     """{baseline: [estimate per Brackets]}."""
     return {name: [fn(b) for b in brackets] for name, fn in BASELINES.items()}
 
 
-def score_table(estimates, brackets):
-    """{method: {metric: score}}: PSNR-μ and PSNR-L per image, then averaged (the Kalantari convention)."""
-    return {name: {m: sum(getattr(metrics, m)(e, b.hdr) for e, b in zip(est, brackets)) / len(brackets)
-                   for m in ("psnr_mu", "psnr_l")} for name, est in estimates.items()}
+def truths(brackets):
+    return [b.hdr for b in brackets]
 
 
-val_table = score_table(run_baselines(val_brackets), val_brackets)
-val_lines = {m: {name: scores[m] for name, scores in val_table.items()} for m in ("psnr_mu", "psnr_l")}
-print({k: {n: round(v, 2) for n, v in d.items()} for k, d in val_lines.items()})
+val_table = metrics.score_table(run_baselines(val_brackets), truths(val_brackets), METRICS)
+for name, scores in val_table.items():
+    print(f"{name:16s} " + " · ".join(f"{metrics.LABELS[m]} {v:.2f}" for m, v in scores.items()))
 
+# %% [markdown]
+# ### 4.1 The training loop, written out once
+#
+# Everything `fit` does is this loop — draw a batch, predict, μ-law L1 loss, backpropagate, Adam step — plus
+# bookkeeping (seeded batch order, validation, learning-rate drop, checkpoints, a progress bar). Fifty steps
+# of it, by hand:
+
+# %%
+seed_everything(0)
+net = AHDRNet(config)
+optimiser = torch.optim.Adam(net.parameters(), lr=LR)
+loader = torch.utils.data.DataLoader(train_data, batch_size=BATCH, shuffle=True, generator=torch.Generator().manual_seed(0))
+raw_losses = []
+for _, (inputs, target) in zip(range(50), loader):  # inputs (B, 3, 6, 32, 32), target (B, 3, 32, 32)
+    loss = mu_law_l1(net(inputs), target)  # ‖T(Ĥ) − T(H)‖₁
+    optimiser.zero_grad()
+    loss.backward()
+    optimiser.step()
+    raw_losses.append(loss.item())
+print(f"loss over the first 10 steps {sum(raw_losses[:10]) / 10:.4f}, over the last 10 {sum(raw_losses[-10:]) / 10:.4f}")
+assert sum(raw_losses[-10:]) < sum(raw_losses[:10]), "fifty steps of Adam must lower the loss"
+
+# %% [markdown]
+# ### 4.2 Training with `fit`
+#
+# The same loop with its bookkeeping. Validation draws three curves — PSNR-μ, PU21-PSNR and HDR-VDP-2.2 Q
+# (hdredu's own implementation) — against the classical baselines on the same crops. HDR-VDP-2 is the costly
+# one; the cell prints what the curves cost.
+
+# %%
 train_config = TrainConfig(steps=STEPS, lr=LR, batch_size=BATCH, lr_decay_at=0.8, eval_every=max(STEPS // 10, 1), seed=0,
                            device=device)
 seed_everything(0)
 model = AHDRNet(config)
+curve_metrics = {name: metrics.metric_functions()[name] for name in METRICS}
 started = time.perf_counter()
-history = fit(model, train_data, mu_law_l1, train_config, val_data=val_data,
-              on_step=live_plot("psnr_mu", val_lines["psnr_mu"], label="AHDRNet (tiny)"))
+history = fit(model, train_data, mu_law_l1, train_config, val_data=val_data, metrics=curve_metrics,
+              on_step=live_plot("psnr_mu", {n: s["psnr_mu"] for n, s in val_table.items()}, label="AHDRNet (tiny)"))
 train_seconds = time.perf_counter() - started
-print(f"trained {STEPS} steps in {train_seconds:.0f} s; validation PSNR-μ {history.last('psnr_mu'):.2f} dB")
+eval_seconds = train_seconds - history.train_seconds
+print(f"trained {STEPS} steps in {train_seconds:.0f} s ({eval_seconds:.0f} s of it on {len(history.eval_steps)} "
+      f"validations of {VAL_SIZE} crops, all three curves); validation PSNR-μ {history.last('psnr_mu'):.2f} dB")
 assert history.metrics["psnr_mu"][-1] > history.metrics["psnr_mu"][0] + 10, "training must improve PSNR-μ a lot"
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
-for ax, name in zip(axes, ("psnr_mu", "psnr_l")):
-    viz.plot_curves({"AHDRNet (tiny)": history.curve(name)}, baselines=val_lines[name], ax=ax,
-                    ylabel=metrics.LABELS[name] + " [dB]", title=f"validation {metrics.LABELS[name]}")
-    ax.set_ylim(bottom=15)
+viz.plot_training(history, CURVES, val_table, label="AHDRNet (tiny)", loss_label="μ-law L1 training loss")
 plt.show()
+for m in CURVES.values():
+    assert history.metrics[m][-1] > val_table["Debevec"][m], f"{metrics.LABELS[m]}: AHDRNet must end above Debevec"
 
 # %% [markdown]
 # ## 5. Evaluation on held-out scenes
@@ -399,7 +411,7 @@ def run_model(net, brackets, return_intermediates=False):
 outputs = [run_model(model, b, return_intermediates=True) for b in test_brackets]  # attention kept for section 6
 predictions = [out.output[0] for out in outputs]
 estimates = {"AHDRNet": predictions, **run_baselines(test_brackets)}
-table = score_table(estimates, test_brackets)
+table = metrics.score_table(estimates, truths(test_brackets), ("psnr_mu", "psnr_l"))
 print(f"{'method':18s} {'PSNR-μ':>8s} {'PSNR-L':>8s}   ({len(test_brackets)} held-out brackets)")
 for name, scores in table.items():
     print(f"{name:18s} {scores['psnr_mu']:8.2f} {scores['psnr_l']:8.2f}")
@@ -424,11 +436,7 @@ if not FAST:  # 600 FAST steps are not enough for this one (see the header); sec
 # %%
 def pooled_psnr_mu(estimates, brackets, region):
     """PSNR-μ over the pixels where region(brackets) is True, pooled over all images."""
-    errors = []
-    for est, b in zip(estimates, brackets):
-        err = (mu_law(est.clamp(0, 1)) - mu_law(b.hdr.clamp(0, 1))) ** 2  # (3, H, W)
-        errors.append(err[region(b).expand_as(err)])
-    return 10 * math.log10(1.0 / torch.cat(errors).mean().item())
+    return metrics.pooled_psnr_mu(estimates, truths(brackets), [region(b) for b in brackets])
 
 
 def ref_clipped(b):
@@ -529,7 +537,7 @@ def motion_region(b):
     return b.motion_mask.amax(dim=0) > 0
 
 
-overall = {**table, **score_table({"DRDB-Net (no attention)": predictions_na}, test_brackets)}
+overall = {**table, **metrics.score_table({"DRDB-Net (no attention)": predictions_na}, truths(test_brackets))}
 comparison = {}
 for name, est in (("AHDRNet", predictions), ("DRDB-Net (no attention)", predictions_na),
                   ("reference alone", estimates["reference alone"])):
@@ -545,7 +553,7 @@ assert comparison["AHDRNet"]["moving regions"] > comparison["DRDB-Net (no attent
     "with the same budget, attention must pay off where the object moved"
 
 viz.plot_curves({"AHDRNet": history.curve("psnr_mu"), "DRDB-Net (no attention)": history_na.curve("psnr_mu")},
-                baselines=val_lines["psnr_mu"], title="validation PSNR-μ, same budget")
+                baselines={n: s["psnr_mu"] for n, s in val_table.items()}, title="validation PSNR-μ, same budget")
 plt.ylim(bottom=15)
 plt.show()
 

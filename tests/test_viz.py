@@ -53,3 +53,17 @@ def test_show_attention_uses_fixed_unit_range():
     assert image.get_clim() == (0.0, 1.0)
     assert float(image.get_array().mean()) == pytest.approx(0.25)
     plt.close(fig)
+
+
+def test_plot_training_draws_loss_and_one_panel_per_metric_with_baselines():
+    from hdredu.train import History
+
+    history = History(steps=[1, 2, 3], losses=[0.5, 0.3, 0.2], lrs=[1e-3] * 3, eval_steps=[0, 3],
+                      metrics={"psnr_mu": [20.0, 30.0], "hdrvdp2_q": [50.0, 60.0]})
+    fig = viz.plot_training(history, {"PSNR-μ": "psnr_mu", "Q": "hdrvdp2_q"},
+                            {"reference": {"psnr_mu": 25.0, "hdrvdp2_q": 55.0}}, label="net")
+    loss_ax, psnr_ax, q_ax = fig.axes
+    assert list(loss_ax.lines[0].get_ydata()) == [0.5, 0.3, 0.2]
+    assert list(psnr_ax.lines[0].get_ydata()) == [20.0, 30.0] and psnr_ax.lines[1].get_ydata()[0] == 25.0
+    assert q_ax.get_ylabel() == "Q" and q_ax.lines[1].get_ydata()[0] == 55.0
+    plt.close(fig)

@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import torch
 
+from hdredu.imaging.tonemap import gamma_decode, gamma_encode
+
 # ---------------------------------------------------------------------------------------------------------
 # Camera response functions f: normalised exposure E in [0, 1] → pixel value Z in [0, 1], monotone.
 # ---------------------------------------------------------------------------------------------------------
 
 
 def gamma_crf(exposure: torch.Tensor, gamma: float = 2.2) -> torch.Tensor:
-    """Z = E^(1/γ): the idealised response that Kalantari's data uses (γ = 2.2)."""
-    return exposure.clamp(0.0, 1.0) ** (1.0 / gamma)
+    """Z = E^(1/γ): the idealised response that Kalantari's data uses (γ = 2.2); the display gamma curve."""
+    return gamma_encode(exposure, gamma)
 
 
 def inverse_gamma_crf(ldr: torch.Tensor, gamma: float = 2.2) -> torch.Tensor:
     """E = Z^γ."""
-    return ldr.clamp(0.0, 1.0) ** gamma
+    return gamma_decode(ldr, gamma)
 
 
 def filmic_crf(exposure: torch.Tensor, contrast: float = 4.0) -> torch.Tensor:

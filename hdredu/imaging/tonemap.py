@@ -63,8 +63,13 @@ def reinhard(hdr: torch.Tensor, key: float = 0.18, white: float | None = None, g
     return gamma_encode(display, gamma)
 
 
-def exposure_tonemap(hdr: torch.Tensor, exposure: float = 1.0, gamma: float = 2.2) -> torch.Tensor:
-    """The simplest display: scale, clip to [0, 1], gamma.  V = clip(k · H)^(1/γ)."""
+def exposure_tonemap(hdr: torch.Tensor, exposure: float | None = None, gamma: float = 2.2) -> torch.Tensor:
+    """The simplest display: scale, clip to [0, 1], gamma.  V = clip(k · H)^(1/γ).
+
+    ``exposure`` is k; None puts the 99th percentile of all values at 1 (a robust auto-exposure).
+    """
+    if exposure is None:
+        exposure = 1.0 / float(torch.quantile(hdr.detach().float().flatten(), 0.99).clamp_min(1e-8))
     return gamma_encode(hdr * exposure, gamma)
 
 

@@ -214,14 +214,14 @@ class ALEN(nn.Module):
         )
         # decoder as SID, deepest first: transposed conv c_{l+1} → c_l, conv² 2c_l → c_l
         self.upsample = nn.ModuleList(
-            nn.ConvTranspose2d(widths[l + 1], widths[l], 2, stride=2, bias=config.upsample_bias)
-            for l in reversed(range(config.levels - 1))
+            nn.ConvTranspose2d(widths[level + 1], widths[level], 2, stride=2, bias=config.upsample_bias)
+            for level in reversed(range(config.levels - 1))
         )
-        self.decoder = nn.ModuleList(ConvPair(2 * widths[l], widths[l], slope) for l in reversed(range(config.levels - 1)))
+        self.decoder = nn.ModuleList(ConvPair(2 * widths[level], widths[level], slope) for level in reversed(range(config.levels - 1)))
         # a CAB after each decoder level (a (reconstruction): reference/alen.md §2 marks it uncertain; it keeps
         # the colour re-weighting the abstract describes close to the output)
         self.decoder_attention = nn.ModuleList(
-            ChannelAttention(widths[l], config.reduction) for l in reversed(range(config.levels - 1))
+            ChannelAttention(widths[level], config.reduction) for level in reversed(range(config.levels - 1))
         ) if config.channel_attention else None
         # output: c_1 → 3·s² = 12, 1×1, no activation, then pixel shuffle (as SID)
         self.to_output = nn.Conv2d(widths[0], config.out_channels * config.scale**2, 1)

@@ -194,11 +194,11 @@ class SIDUNet(nn.Module):
         )
         # decoder, deepest first: transposed conv c_{l+1} → c_l (2×2, stride 2), conv² [up, skip] 2c_l → c_l
         self.upsample = nn.ModuleList(
-            nn.ConvTranspose2d(widths[l + 1], widths[l], 2, stride=2, bias=config.upsample_bias)
-            for l in reversed(range(config.levels - 1))
+            nn.ConvTranspose2d(widths[level + 1], widths[level], 2, stride=2, bias=config.upsample_bias)
+            for level in reversed(range(config.levels - 1))
         )
         self.decoder = nn.ModuleList(
-            ConvPair(2 * widths[l], widths[l], slope) for l in reversed(range(config.levels - 1))
+            ConvPair(2 * widths[level], widths[level], slope) for level in reversed(range(config.levels - 1))
         )
         # output: c_1 → 3·s² (12), 1×1, no activation
         self.to_output = nn.Conv2d(widths[0], config.out_channels * config.scale**2, 1)

@@ -22,7 +22,8 @@ def test_parameter_counts_against_the_sid_table():
     paper = ALENConfig.paper()
     sid = 7_760_748
     isl = sum(4 * c * c + c for c in (32, 64, 128, 256))
-    se = lambda c, r=16: (c * (c // r) + c // r) + (c // r * c + c)
+    def se(c, r=16):
+        return (c * (c // r) + c // r) + (c // r * c + c)
     channel = sum(se(c) for c in (32, 64, 128, 256, 512)) + sum(se(c) for c in (256, 128, 64, 32))
     spatial = 5 * (2 * 49 + 1)
     nonlocal_ = sum(3 * (c * c // 2 + c // 2) + (c // 2 * c + c) for c in (256, 512))
