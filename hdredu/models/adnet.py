@@ -1,0 +1,435 @@
+"""ADNet: merge three exposures into HDR with two branches, deformable alignment and spatial attention.
+
+Pipeline, for N = 3 frames (short, reference = medium, long), each given as 6 channels [L_i, E_i]:
+L_i the gamma-encoded LDR, E_i its exposure-aligned version ("EVA", E_i = L_i · 2^{−ΔEV_i/γ}, γ = 2.24):
+
+    1. pyramid features of E_i     P_i^1 (B, F, H, W), P_i^2 (H/2), P_i^3 (H/4)      shared by the frames
+    2. PCD alignment               A_i = PCD(P_i, P_r)       (B, F, H, W) for i ≠ r, one module shared by i
+       (pyramid, cascading, deformable: offsets from coarse to fine, DCNv2 with G = 8 deformable groups)
+    3. LDR features + attention    Z_i = ReLU(W_t * L_i);  Z_i' = Z_i ⊙ σ(W_2 * LReLU(W_1 * [Z_i, Z_r]))
+    4. merging                     F_0 = W_0 * [A_1, Z_1', P_r^1, Z_r, A_3, Z_3']    (B, 6F → F), no activation
+                                   F_k = DRDB_k(F_{k−1}),  k = 1..3  (5 dense layers, growth 32, dilation 2)
+                                   F_R = W_3x3 * (W_1x1 * [F_1, F_2, F_3]) + P_r^1   global skip
+                                   H   = act(W_out * LReLU(W_up * F_R))               (B, 3, H, W)
+
+The paper preset follows the official code (liuzhen03/ADNet ``graphs/adnet.py``, ``DCNv2/dcn_v2.py``) layer by
+layer: F = 64, 8 deformable groups, 3 DRDBs × 5 dense layers, growth 32, ReLU output; 2,956,483 parameters
+(pyramid 221,824, PCD 1,384,288, LDR encoder 1,792, attention 442,752, merging 905,827). Only the DCN
+kernel differs: hdredu's pure-PyTorch :func:`hdredu.ops.deform.deform_conv2d` (same semantics as the CUDA one).
+
+Inputs. The paper (NTIRE 2021) feeds [L_i, E_i] with γ = 2.24, the challenge's gamma; the rest of hdredu
+(AHDRNet, Kalantari, the synthetic brackets) feeds [L_i, L_i^γ / t_i] with γ = 2.2. The network accepts
+either (it never reads γ); ``ADNetConfig.gamma`` records which γ the data used and sets the NTIRE loss's
+linearisation. Which second half the authors used on Kalantari is not known (reference/adnet.md §2).
+
+Output and loss (``ADNetConfig.output``): "relu" (official, NTIRE): unbounded gamma-encoded HDR, trained with
+:func:`hdredu.losses.ntire_mu_loss`; "sigmoid" (deviation, as hdr-toolkit does for Kalantari): linear HDR in
+(0, 1), trained with :func:`hdredu.losses.mu_law_l1`. ``ADNet.loss(pred, target)`` picks the matching one.
+
+Frame size. The pyramid halves twice and the PCD upsamples back, so H and W must be multiples of 4 (the
+official code fails otherwise). hdredu pads: any H × W is replicate-padded at the bottom and right to the
+next multiple of 4, run, and cropped back (outputs, offsets, masks and attention all cropped). Sizes that are
+already multiples of 4 (NTIRE 1060×1900, Kalantari 1000×1500, 256² crops) are not touched.
+
+Paper: Liu, Wang, Liu, Zhang, Liu, Li, Zeng, Sun, "ADNet: Attention-guided Deformable Convolutional Network for
+High Dynamic Range Imaging", CVPR Workshops 2021 (NTIRE 2021 HDR challenge), Sec. 3.
+Introduced in notebooks/03_adnet.ipynb.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hdredu.losses import mu_law_l1, ntire_mu_loss
+from hdredu.ops.attention import Attention
+from hdredu.ops.blocks import DRDB, ResidualBlock
+from hdredu.ops.deform import METHODS, DeformConv2d
+from hdredu.utils import check_shape
+
+# LeakyReLU slopes of the official code: 0.1 in the pyramid and the PCD (EDVR's), 0.01 (PyTorch's default)
+# in the attention modules and the output head.
+PCD_SLOPE = 0.1
+HEAD_SLOPE = 0.01
+# pyramid levels: L1 (full), L2 (1/2), L3 (1/4); H and W must be multiples of 2^(levels − 1)
+LEVELS = 3
+SIZE_MULTIPLE = 2 ** (LEVELS - 1)
+
+# Ablations asked for by the hdredu issue (not a table of the paper): each branch alone.
+#   no_pcd:       the non-reference pyramid features pass unaligned (PCD = identity; attention only)
+#   no_attention: the non-reference LDR features pass unweighted (alignment only)
+ABLATIONS: dict[str, dict] = {
+    "ADNet": {},
+    "no_pcd": {"pcd": False},
+    "no_attention": {"attention": False},
+}
+
+
+@dataclass(frozen=True)
+class ADNetConfig:
+    """Sizes and switches of ADNet.
+
+    Attributes:
+        frames: N exposures, short → long; the reference is the middle one (index N // 2). 3 in the paper.
+        features: F, feature channels everywhere (64).
+        deform_groups: G, deformable groups of every DCN in the PCD module (8).
+        blocks: DRDBs in the merging network (3).
+        dense_layers: dense layers per DRDB (5 in ADNet; AHDRNet has 6).
+        growth: channels added by each dense layer (32).
+        dilation: dilation of the dense 3×3 convolutions (2).
+        pcd: use PCD alignment (False = "no_pcd" ablation).
+        attention: use the attention modules (False = "no_attention" ablation).
+        output: "relu" (official, NTIRE: unbounded gamma-encoded HDR) or "sigmoid" (linear HDR in (0, 1)).
+        gamma: γ of the input's exposure alignment and of the NTIRE loss's linearisation; 2.24 in the paper
+            (NTIRE); 2.2 for hdredu's [L, L^γ/t] data (Kalantari, synthetic brackets).
+        dcn_method: "auto", "columns" or "taps": how :func:`hdredu.ops.deform.deform_conv2d` organises its
+            work (same result; "taps" bounds memory on full frames).
+    """
+
+    frames: int = 3
+    features: int = 64
+    deform_groups: int = 8
+    blocks: int = 3
+    dense_layers: int = 5
+    growth: int = 32
+    dilation: int = 2
+    pcd: bool = True
+    attention: bool = True
+    output: str = "relu"
+    gamma: float = 2.24
+    dcn_method: str = "auto"
+
+    @classmethod
+    def paper(cls) -> ADNetConfig:
+        """The official NTIRE model: F = 64, G = 8, 3 DRDBs × 5 layers, growth 32, ReLU output, γ 2.24
+        (2,956,483 parameters)."""
+        return cls()
+
+    @classmethod
+    def tiny(cls) -> ADNetConfig:
+        """A CPU-sized model for tests and notebooks: F = 16, G = 2, 1 DRDB × 3 layers, growth 16, sigmoid output.
+
+        Deviates from the paper in these sizes and in the output: sigmoid + μ-law L1, for the [0, 1] linear HDR
+        X
+        """
+        return cls(features=16, deform_groups=2, blocks=1, dense_layers=3, growth=16, output="sigmoid")
+
+    def ablation(self, name: str) -> ADNetConfig:
+        """This config with one branch removed (keys of ``ABLATIONS``), sizes kept."""
+        if name not in ABLATIONS:
+            raise ValueError(f"ablation must be one of {list(ABLATIONS)}; got {name!r}")
+        return dataclasses.replace(self, **ABLATIONS[name])
+
+    @property
+    def ref_idx(self) -> int:
+        """Index of the reference frame: the middle exposure."""
+        return self.frames // 2
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first field that cannot make a model."""
+        for name in ("frames", "features", "deform_groups", "blocks", "dense_layers", "growth", "dilation"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer; got {getattr(self, name)}")
+        if self.frames % 2 == 0:
+            raise ValueError(f"frames must be odd so that the middle one is the reference; got {self.frames}")
+        if self.features % self.deform_groups:
+            raise ValueError(f"deform_groups must divide features = {self.features}; got {self.deform_groups}")
+        if self.output not in ("relu", "sigmoid"):
+            raise ValueError(f"output must be 'relu' (NTIRE) or 'sigmoid' ([0, 1] data); got {self.output!r}")
+        if not self.gamma > 0:
+            raise ValueError(f"gamma must be positive; got {self.gamma}")
+        if self.dcn_method not in METHODS:
+            raise ValueError(f"dcn_method must be one of {METHODS}; got {self.dcn_method!r}")
+
+
+@dataclass
+class ADNetOutput:
+    """What ``ADNet.forward(..., return_intermediates=True)`` returns.
+
+    Attributes:
+        output: (B, 3, H, W) HDR (gamma-encoded and ≥ 0 for "relu", linear in (0, 1) for "sigmoid").
+        offsets: one dict per non-reference frame (frame order), level name → DCN offsets
+            (B, 2·G·9, h, w) in pixels of that level, [G][K][(dy, dx)]. Levels "L3" (H/4), "L2" (H/2),
+            "L1" (H) and "cascade" (H). Empty without PCD.
+        masks: the same, level name → DCN modulation (B, G·9, h, w) in (0, 1) (after the sigmoid).
+        attention: one (B, F, H, W) map in (0, 1) per non-reference frame; empty without attention.
+    """
+
+    output: torch.Tensor
+    offsets: list[dict[str, torch.Tensor]] = field(default_factory=list)
+    masks: list[dict[str, torch.Tensor]] = field(default_factory=list)
+    attention: list[torch.Tensor] = field(default_factory=list)
+
+
+def _conv(in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1) -> nn.Conv2d:
+    """A "same" convolution with bias (PyTorch's default initialisation, as in the official code)."""
+    return nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding=kernel_size // 2)
+
+
+def _lrelu(x: torch.Tensor) -> torch.Tensor:
+    """LeakyReLU(0.1) of the pyramid and PCD."""
+    return F.leaky_relu(x, PCD_SLOPE)
+
+
+def _upsample(x: torch.Tensor) -> torch.Tensor:
+    """↑: bilinear ×2, ``align_corners=False`` (the official ``F.interpolate`` call)."""
+    return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+
+
+# ------------------------------------------------------------------------------------------------------
+# 1. Pyramid feature extractor
+# ------------------------------------------------------------------------------------------------------
+class Pyramid(nn.Module):
+    """Three-level features of one frame's exposure-aligned half E_i (official ``Pyramid(3)``).
+
+    stem  P^0 = LReLU_0.1(W_s * E)           1×1, 3 → F           (B, F, H, W)
+    L1    P^1 = P^0 + W_b * ReLU(W_a * P^0)   residual block       (B, F, H, W)
+    L2    P^2 = LReLU(W_d * LReLU(W_c *_2 P^1))  stride-2 conv, conv  (B, F, H/2, W/2)
+    L3    P^3 = the same on P^2                                   (B, F, H/4, W/4)
+    """
+
+    def __init__(self, features: int):
+        super().__init__()
+        self.stem = _conv(3, features, kernel_size=1)
+        self.level1 = ResidualBlock(features)
+        self.down2 = nn.ModuleList([_conv(features, features, stride=2), _conv(features, features)])
+        self.down3 = nn.ModuleList([_conv(features, features, stride=2), _conv(features, features)])
+
+    def forward(self, aligned_ldr: torch.Tensor) -> list[torch.Tensor]:
+        """(B, 3, H, W) → [P^1 (B, F, H, W), P^2 (B, F, H/2, W/2), P^3 (B, F, H/4, W/4)]."""
+        level1 = self.level1(_lrelu(self.stem(aligned_ldr)))
+        level2 = _lrelu(self.down2[1](_lrelu(self.down2[0](level1))))
+        level3 = _lrelu(self.down3[1](_lrelu(self.down3[0](level2))))
+        return [level1, level2, level3]
+
+
+# ------------------------------------------------------------------------------------------------------
+# 2. PCD alignment
+# ------------------------------------------------------------------------------------------------------
+class DCNPack(nn.Module):
+    """A DCNv2 whose offsets and mask come from separate "offset features" (EDVR's ``DCN_sep``).
+
+        [Δ, m̃] = W_om * O            3×3, F → 3·G·9 (216 for F = 64, G = 8); zero-initialised
+        Δ = channels [0, 2·G·9)       offsets in the [G][K][(dy, dx)] layout
+        m = σ(channels [2·G·9, 3·G·9))
+        out = DCN(x; Δ, m)            3×3, padding 1, weight uniform(±1/√(9F)), bias 0
+
+    With the zero initialisation every offset starts at 0 and every mask at 0.5: at step 0 the layer is half a
+    plain 3×3 convolution, and training grows the offsets from there.
+    """
+
+    def __init__(self, features: int, deform_groups: int, method: str = "auto"):
+        super().__init__()
+        self.deform_groups = deform_groups
+        self.offset_mask = _conv(features, 3 * deform_groups * 9)
+        self.dcn = DeformConv2d(features, features, 3, padding=1, method=method)
+        nn.init.zeros_(self.offset_mask.weight)
+        nn.init.zeros_(self.offset_mask.bias)
+
+    def forward(self, feat: torch.Tensor, offset_feat: torch.Tensor):
+        """feat (B, F, h, w) to sample, offset_feat (B, F, h, w) → (out (B, F, h, w), offset, mask)."""
+        offset_mask = self.offset_mask(offset_feat)  # (B, 3·G·9, h, w)
+        split = 2 * self.deform_groups * 9
+        offset, mask = offset_mask[:, :split], torch.sigmoid(offset_mask[:, split:])
+        return self.dcn(feat, offset, mask), offset, mask
+
+
+class PCDAlign(nn.Module):
+    """Pyramid, cascading and deformable alignment of a neighbour's features to the reference (EDVR, Sec. 3.1).
+
+    At each level l (coarse to fine) offset features O^l are predicted from [nbr^l, ref^l] and the
+    upsampled, doubled offset features of the coarser level (offsets are in pixels, which double per level):
+
+        L3: O^3 = LReLU(W * LReLU(W * [n^3, r^3]));                    f^3 = LReLU(DCN(n^3; O^3))
+        L2: a = LReLU(W * [n^2, r^2]); O^2 = LReLU(W * LReLU(W * [a, 2·↑O^3]))
+            f^2 = LReLU(W * [DCN(n^2; O^2), ↑f^3])                        (no activation on the DCN itself)
+        L1: as L2 with 2·↑O^2;  f^1 = W * [DCN(n^1; O^1), ↑f^2]           (no activation at all)
+        cascade: O^c = LReLU(W * LReLU(W * [f^1, r^1]));  aligned = LReLU(DCN(f^1; O^c))
+
+    One module aligns every non-reference frame (the official model shares it between short and long).
+    """
+
+    def __init__(self, features: int, deform_groups: int, method: str = "auto"):
+        super().__init__()
+        f2 = 2 * features
+        # L3 (1/4 size): two offset convs and a DCN
+        self.l3_offset = nn.ModuleList([_conv(f2, features), _conv(features, features)])
+        self.l3_dcn = DCNPack(features, deform_groups, method)
+        # L2 and L1: three offset convs, a DCN and a feature fusion conv each
+        self.l2_offset = nn.ModuleList([_conv(f2, features), _conv(f2, features), _conv(features, features)])
+        self.l2_dcn = DCNPack(features, deform_groups, method)
+        self.l2_fuse = _conv(f2, features)
+        self.l1_offset = nn.ModuleList([_conv(f2, features), _conv(f2, features), _conv(features, features)])
+        self.l1_dcn = DCNPack(features, deform_groups, method)
+        self.l1_fuse = _conv(f2, features)
+        # cascade (full size): two offset convs and a DCN on the L1 result
+        self.cascade_offset = nn.ModuleList([_conv(f2, features), _conv(features, features)])
+        self.cascade_dcn = DCNPack(features, deform_groups, method)
+
+    def forward(self, nbr: list[torch.Tensor], ref: list[torch.Tensor]):
+        """nbr, ref: pyramids [L1, L2, L3] of (B, F, h, w) → (aligned (B, F, H, W), offsets dict, masks dict)."""
+        offsets, masks = {}, {}
+        # L3: O^3 from [n^3, r^3]; f^3 = LReLU(DCN(n^3; O^3))
+        off3 = _lrelu(self.l3_offset[1](_lrelu(self.l3_offset[0](torch.cat([nbr[2], ref[2]], 1)))))
+        feat3, offsets["L3"], masks["L3"] = self.l3_dcn(nbr[2], off3)
+        feat3 = _lrelu(feat3)
+        # L2: O^2 from [n^2, r^2] and 2·↑O^3; f^2 = LReLU(W * [DCN(n^2; O^2), ↑f^3])
+        off2 = _lrelu(self.l2_offset[0](torch.cat([nbr[1], ref[1]], 1)))
+        off2 = _lrelu(self.l2_offset[1](torch.cat([off2, 2 * _upsample(off3)], 1)))
+        off2 = _lrelu(self.l2_offset[2](off2))
+        feat2, offsets["L2"], masks["L2"] = self.l2_dcn(nbr[1], off2)
+        feat2 = _lrelu(self.l2_fuse(torch.cat([feat2, _upsample(feat3)], 1)))
+        # L1: the same with 2·↑O^2; f^1 = W * [DCN(n^1; O^1), ↑f^2], no activation
+        off1 = _lrelu(self.l1_offset[0](torch.cat([nbr[0], ref[0]], 1)))
+        off1 = _lrelu(self.l1_offset[1](torch.cat([off1, 2 * _upsample(off2)], 1)))
+        off1 = _lrelu(self.l1_offset[2](off1))
+        feat1, offsets["L1"], masks["L1"] = self.l1_dcn(nbr[0], off1)
+        feat1 = self.l1_fuse(torch.cat([feat1, _upsample(feat2)], 1))
+        # cascade: O^c from [f^1, r^1]; aligned = LReLU(DCN(f^1; O^c))
+        off_c = _lrelu(self.cascade_offset[1](_lrelu(self.cascade_offset[0](torch.cat([feat1, ref[0]], 1)))))
+        aligned, offsets["cascade"], masks["cascade"] = self.cascade_dcn(feat1, off_c)
+        return _lrelu(aligned), offsets, masks
+
+
+# ------------------------------------------------------------------------------------------------------
+# The network
+# ------------------------------------------------------------------------------------------------------
+class ADNet(nn.Module):
+    """Attention-guided deformable network (Liu et al., CVPRW 2021), the official layers with ``paper()``.
+
+    Args:
+        config: an :class:`ADNetConfig` (``ADNetConfig.paper()`` when None).
+
+    ``forward(inputs)`` takes (B, N, 6, H, W): N exposures short → long, each [L_i, E_i] (see the module
+    docstring), any H × W (padded to multiples of 4 inside, cropped back); it returns (B, 3, H, W).
+
+    Paper: Liu et al., "ADNet: Attention-guided Deformable Convolutional Network for High Dynamic Range
+    Imaging", CVPRW 2021, Sec. 3 (Fig. 2).
+    Introduced in notebooks/03_adnet.ipynb.
+    """
+
+    config_class = ADNetConfig
+    task = "merge"
+
+    def __init__(self, config: ADNetConfig | None = None):
+        super().__init__()
+        config = ADNetConfig.paper() if config is None else config
+        config.validate()
+        self.config = config
+        feats, others = config.features, config.frames - 1
+        # 1. pyramid on the exposure-aligned halves, shared by the frames (official ``pyramid_feats``)
+        self.pyramid = Pyramid(feats)
+        # 2. one PCD module for every non-reference frame (official ``align_module``)
+        self.pcd = PCDAlign(feats, config.deform_groups, config.dcn_method) if config.pcd else None
+        # 3. LDR encoder Z_i = ReLU(W_t * L_i), shared (``feat_exract``), and one attention module per
+        #    non-reference frame (``att_module_l`` short, ``att_module_h`` long): conv 2F→2F, LReLU 0.01, conv 2F→F, σ
+        self.ldr_encoder = _conv(3, feats)
+        self.attention = nn.ModuleList(Attention(feats, 3, HEAD_SLOPE) for _ in range(others if config.attention else 0))
+        # 4a. F_0: 2N·F → F (``conv1``), no activation
+        self.fuse_frames = _conv(2 * config.frames * feats, feats)
+        # 4b. DRDBs (``RDB1..3``)
+        self.blocks = nn.ModuleList(DRDB(feats, config.dense_layers, config.growth, config.dilation)
+                                    for _ in range(config.blocks))
+        # 4c. global feature fusion K·F → F (1×1), F → F (3×3), no activation (``conv2``)
+        self.global_fuse_1x1 = _conv(config.blocks * feats, feats, kernel_size=1)
+        self.global_fuse_3x3 = _conv(feats, feats)
+        # 4d. head: F → F, LReLU 0.01, F → 3, ReLU or sigmoid (``post_conv``)
+        self.conv_up = _conv(feats, feats)
+        self.to_hdr = _conv(feats, 3)
+
+    @property
+    def receptive_radius(self) -> None:
+        """None: tiled inference is not exact for ADNet.
+
+        Each DCN samples its input at learned offsets that nothing bounds (the offset conv's output is a free
+        real number; the official code only prints a warning above a mean of 100 pixels), and the L3 offsets
+        are upsampled and doubled twice on the way to full size. An output pixel can therefore depend on
+        input pixels arbitrarily far away, so no finite tile overlap reproduces the whole-image result, and
+        :func:`hdredu.inference.predict` must run it on the whole image.
+        """
+        return None
+
+    def loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The loss matching ``config.output``: NTIRE mu-loss (γ = ``config.gamma``) for "relu", μ-law L1 for "sigmoid"."""
+        if self.config.output == "relu":
+            return ntire_mu_loss(pred, target, gamma=self.config.gamma)
+        return mu_law_l1(pred, target)
+
+    # --------------------------------------------------------------------------------------------------
+    def _pad(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Replicate-pad (B, N, 6, H, W) at the bottom and right to multiples of 4 (a no-op when they are)."""
+        height, width = inputs.shape[-2:]
+        pad_h, pad_w = -height % SIZE_MULTIPLE, -width % SIZE_MULTIPLE
+        if pad_h == 0 and pad_w == 0:
+            return inputs
+        folded = F.pad(inputs.flatten(0, 1), (0, pad_w, 0, pad_h), mode="replicate")
+        return folded.unflatten(0, inputs.shape[:2])
+
+    def forward(self, inputs: torch.Tensor, return_intermediates: bool = False) -> torch.Tensor | ADNetOutput:
+        """Merge an exposure stack into HDR.
+
+        Args:
+            inputs: (B, N, 6, H, W), frames short → long, each [LDR in [0, 1], exposure-aligned LDR].
+            return_intermediates: also return the offsets, masks and attention maps (as an :class:`ADNetOutput`).
+        Returns:
+            (B, 3, H, W) HDR, or an :class:`ADNetOutput`.
+        """
+        c = self.config
+        sizes = check_shape(inputs, f"B {c.frames} 6 H W",
+                            "inputs (frames short → long, each [LDR, exposure-aligned LDR])")
+        height, width = sizes["H"], sizes["W"]
+        padded = self._pad(inputs)
+        ref = c.ref_idx
+        others = [i for i in range(c.frames) if i != ref]
+        ldr, aligned_ldr = padded[:, :, :3], padded[:, :, 3:]  # (B, N, 3, H', W') each
+        # 1. pyramids of every frame's exposure-aligned half: N lists [P^1, P^2, P^3]
+        pyramids = [self.pyramid(aligned_ldr[:, i]) for i in range(c.frames)]
+        # 2. aligned neighbour features A_i (B, F, H', W'); without PCD the neighbours' P_i^1 pass as they are
+        aligned, offsets, masks = {}, [], []
+        for i in others:
+            if self.pcd is None:
+                aligned[i] = pyramids[i][0]
+                continue
+            aligned[i], frame_offsets, frame_masks = self.pcd(pyramids[i], pyramids[ref])
+            offsets.append(frame_offsets)
+            masks.append(frame_masks)
+        ref_pyramid1 = pyramids[ref][0]
+        del pyramids
+        # 3. LDR features Z_i = ReLU(W_t * L_i) and attention Z_i' = Z_i ⊙ A_i for i ≠ r
+        ldr_feats = [F.relu(self.ldr_encoder(ldr[:, i])) for i in range(c.frames)]
+        maps = [module(ldr_feats[i], ldr_feats[ref]) for module, i in zip(self.attention, others)]
+        for attn, i in zip(maps, others):
+            ldr_feats[i] = ldr_feats[i] * attn
+        # 4a. F_0 = W_0 * [A_1, Z_1', P_r^1, Z_r, A_3, Z_3']: per frame [aligned, LDR] with P_r^1 for the reference
+        parts = []
+        for i in range(c.frames):
+            parts += [ref_pyramid1 if i == ref else aligned[i], ldr_feats[i]]
+        block_out = self.fuse_frames(torch.cat(parts, dim=1))
+        del parts, aligned, ldr_feats
+        # 4b. F_k = DRDB_k(F_{k−1})
+        block_outputs = []
+        for block in self.blocks:
+            block_out = block(block_out)
+            block_outputs.append(block_out)
+        # 4c. F_R = W_3x3 * (W_1x1 * [F_1, …, F_K]) + P_r^1  (global skip from the reference pyramid)
+        residual = self.global_fuse_3x3(self.global_fuse_1x1(torch.cat(block_outputs, dim=1))) + ref_pyramid1
+        del block_outputs
+        # 4d. H = act(W_out * LReLU_0.01(W_up * F_R)): (B, 3, H', W')
+        hdr = self.to_hdr(F.leaky_relu(self.conv_up(residual), HEAD_SLOPE))
+        hdr = F.relu(hdr) if c.output == "relu" else torch.sigmoid(hdr)
+        # crop the padding back off: level l is cropped to ⌈H / 2^(l−1)⌉ × ⌈W / 2^(l−1)⌉
+        hdr = hdr[..., :height, :width]
+        if not return_intermediates:
+            return hdr
+
+        def crop(tensor: torch.Tensor, level: str) -> torch.Tensor:
+            scale = {"L3": 4, "L2": 2}.get(level, 1)
+            return tensor[..., : -(-height // scale), : -(-width // scale)]
+
+        offsets = [{level: crop(t, level) for level, t in frame.items()} for frame in offsets]
+        masks = [{level: crop(t, level) for level, t in frame.items()} for frame in masks]
+        return ADNetOutput(hdr, offsets, masks, [crop(m, "L1") for m in maps])
