@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from hdredu.data.datasets.ntire import NTIRE2021, exposure_align, read_alignratio, read_exposures
+from hdredu.data.datasets.ntire import (
+    NTIRE2021,
+    exposure_align,
+    read_alignratio,
+    read_exposures,
+)
 from hdredu.imaging.camera import ldr_to_linear
 
 HEIGHT, WIDTH = 24, 40

@@ -75,8 +75,8 @@ def _randomise_offset_convs(model, scale=0.05):
 
 def _official_forward(model, inputs):
     """The official ADNet.forward / PCD_Align.forward written out as in liuzhen03/ADNet, with this model's weights."""
-    lrelu = lambda t: F.leaky_relu(t, 0.1)  # noqa: E731
-    up = lambda t: F.interpolate(t, scale_factor=2, mode="bilinear", align_corners=False)  # noqa: E731
+    lrelu = lambda t: F.leaky_relu(t, 0.1)
+    up = lambda t: F.interpolate(t, scale_factor=2, mode="bilinear", align_corners=False)
 
     def dcn_sep(pack, x, fea):  # DCN_sep.forward: chunk(3), offsets = the first two chunks, sigmoid mask
         o1, o2, mask = torch.chunk(pack.offset_mask(fea), 3, dim=1)
@@ -206,12 +206,12 @@ def test_input_and_config_errors():
     with pytest.raises(ValueError, match="inputs .* must have shape"):
         model(torch.rand(1, 2, 6, 16, 16))
     cases = {
-        "features": dict(features=0),
-        "frames must be odd": dict(frames=2),
-        "deform_groups must divide features": dict(deform_groups=3),
-        "output must be": dict(output="tanh"),
-        "gamma must be positive": dict(gamma=0.0),
-        "dcn_method must be one of": dict(dcn_method="cuda"),
+        "features": {"features": 0},
+        "frames must be odd": {"frames": 2},
+        "deform_groups must divide features": {"deform_groups": 3},
+        "output must be": {"output": "tanh"},
+        "gamma must be positive": {"gamma": 0.0},
+        "dcn_method must be one of": {"dcn_method": "cuda"},
     }
     for message, override in cases.items():
         with pytest.raises(ValueError, match=message):

@@ -30,17 +30,17 @@ def _case(batch=1, channels=4, out_channels=6, size=(6, 7), kernel=(3, 3), defor
     mask = torch.rand(batch, deform_groups * taps, out_h, out_w, generator=gen, dtype=dtype)
     weight = torch.randn(out_channels, channels // groups, kh, kw, generator=gen, dtype=dtype)
     bias = torch.randn(out_channels, generator=gen, dtype=dtype)
-    return x, offset, weight, bias, mask, dict(stride=stride, padding=padding, dilation=dilation)
+    return x, offset, weight, bias, mask, {"stride": stride, "padding": padding, "dilation": dilation}
 
 
 CASES = {
     "G2": {},
-    "G1 no padding": dict(deform_groups=1, padding=0),
-    "G4 groups2": dict(deform_groups=4, groups=2, channels=4, out_channels=4),
-    "stride2": dict(stride=2, size=(7, 8)),
-    "dilation2": dict(dilation=2, padding=2),
-    "rect kernel, mixed stride": dict(kernel=(1, 3), stride=(2, 1), padding=(0, 1), dilation=(1, 2)),
-    "batch2 large offsets": dict(batch=2, offset_std=6.0),
+    "G1 no padding": {"deform_groups": 1, "padding": 0},
+    "G4 groups2": {"deform_groups": 4, "groups": 2, "channels": 4, "out_channels": 4},
+    "stride2": {"stride": 2, "size": (7, 8)},
+    "dilation2": {"dilation": 2, "padding": 2},
+    "rect kernel, mixed stride": {"kernel": (1, 3), "stride": (2, 1), "padding": (0, 1), "dilation": (1, 2)},
+    "batch2 large offsets": {"batch": 2, "offset_std": 6.0},
 }
 
 
@@ -112,7 +112,7 @@ def test_gradcheck_float64(method):
 
 
 def test_gradcheck_strided_grouped():
-    x, offset, weight, bias, mask, kw = _case(channels=4, out_channels=2, size=(5, 5), deform_groups=2, groups=2,
+    x, offset, weight, _bias, mask, kw = _case(channels=4, out_channels=2, size=(5, 5), deform_groups=2, groups=2,
                                               stride=2, dilation=(1, 2), padding=(1, 2), offset_std=0.6)
     offset = offset + 0.3
     args = [t.requires_grad_() for t in (x, offset, weight, mask)]
@@ -120,7 +120,7 @@ def test_gradcheck_strided_grouped():
 
 
 def test_auto_method_picks_by_column_size(monkeypatch):
-    import hdredu.ops.deform as deform
+    from hdredu.ops import deform
 
     x, offset, weight, bias, mask, kw = _case()
     columns = deform_conv2d(x, offset, weight, bias, mask=mask, method="columns", **kw)
