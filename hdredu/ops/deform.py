@@ -108,8 +108,9 @@ def _check_args(input, offset, weight, bias, mask, stride, padding, dilation):
             got = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
             raise ValueError(f"mask must be (B, G·K, Ho, Wo) = {expected} for G = {deform_groups} deformable groups "
                              f"(after the sigmoid, values in [0, 1]); got {got}")
-    return {"B": batch, "C": channels, "H": height, "W": width, "Cout": out_channels, "groups": groups, "G": deform_groups,
-                "kh": kh, "kw": kw, "K": taps, "Ho": out_h, "Wo": out_w, "stride": (sh, sw), "padding": (ph, pw), "dilation": (dh, dw)}
+    return {"B": batch, "C": channels, "H": height, "W": width, "Cout": out_channels, "groups": groups,
+            "G": deform_groups, "kh": kh, "kw": kw, "K": taps, "Ho": out_h, "Wo": out_w,
+            "stride": (sh, sw), "padding": (ph, pw), "dilation": (dh, dw)}
 
 
 def _sample_grid(offset: torch.Tensor, s: dict) -> torch.Tensor:
