@@ -88,6 +88,9 @@ class ADNetConfig:
             (NTIRE); 2.2 for hdredu's [L, L^γ/t] data (Kalantari, synthetic brackets).
         dcn_method: "auto", "columns" or "taps": how :func:`hdredu.ops.deform.deform_conv2d` organises its
             work (same result; "taps" bounds memory on full frames).
+        merge_band_rows: inference only (no autograd, no intermediates): run the attention and merging
+            network on bands of this many rows with ``ADNet.merge_radius`` rows of overlap, which is exact
+            and bounds its memory; None = always whole frames. Training always uses whole crops.
     """
 
     frames: int = 3
@@ -102,6 +105,7 @@ class ADNetConfig:
     output: str = "relu"
     gamma: float = 2.24
     dcn_method: str = "auto"
+    merge_band_rows: int | None = 128
 
     @classmethod
     def paper(cls) -> ADNetConfig:
@@ -142,6 +146,8 @@ class ADNetConfig:
             raise ValueError(f"output must be 'relu' (NTIRE) or 'sigmoid' ([0, 1] data); got {self.output!r}")
         if not self.gamma > 0:
             raise ValueError(f"gamma must be positive; got {self.gamma}")
+        if self.merge_band_rows is not None and (not isinstance(self.merge_band_rows, int) or self.merge_band_rows < 1):
+            raise ValueError(f"merge_band_rows must be a positive int or None; got {self.merge_band_rows!r}")
         if self.dcn_method not in METHODS:
             raise ValueError(f"dcn_method must be one of {METHODS}; got {self.dcn_method!r}")
 
@@ -173,6 +179,21 @@ def _conv(in_channels: int, out_channels: int, kernel_size: int = 3, stride: int
 def _lrelu(x: torch.Tensor) -> torch.Tensor:
     """LeakyReLU(0.1) of the pyramid and PCD."""
     return F.leaky_relu(x, PCD_SLOPE)
+
+
+def _conv_of_concat(conv: nn.Conv2d, parts: list[torch.Tensor]) -> torch.Tensor:
+    """``conv(torch.cat(parts, 1))`` computed as Σ_j W_j * part_j + b, W_j the input-channel slice of part j.
+
+    The same numbers (up to float rounding) without the concatenated tensor, which for ADNet's merging input
+    is 6F = 384 full-size channels (2.3 GB at 1000×1500).
+    """
+    out, start = None, 0
+    for part in parts:
+        stop = start + part.shape[1]
+        term = F.conv2d(part, conv.weight[:, start:stop], None, conv.stride, conv.padding)
+        out = term if out is None else out.add_(term)  # in place is safe: conv2d's backward does not read its output
+        start = stop
+    return out + conv.bias.view(1, -1, 1, 1)
 
 
 def _upsample(x: torch.Tensor) -> torch.Tensor:
@@ -270,29 +291,36 @@ class PCDAlign(nn.Module):
         self.cascade_offset = nn.ModuleList([_conv(f2, features), _conv(features, features)])
         self.cascade_dcn = DCNPack(features, deform_groups, method)
 
-    def forward(self, nbr: list[torch.Tensor], ref: list[torch.Tensor]):
-        """nbr, ref: pyramids [L1, L2, L3] of (B, F, h, w) → (aligned (B, F, H, W), offsets dict, masks dict)."""
+    def forward(self, nbr: list[torch.Tensor], ref: list[torch.Tensor], keep_offsets: bool = True):
+        """nbr, ref: pyramids [L1, L2, L3] of (B, F, h, w) → (aligned (B, F, H, W), offsets dict, masks dict).
+
+        With ``keep_offsets=False`` the dicts stay empty, and each DCN's offsets and mask (3·G·9 planes, 216
+        full-size planes at L1 and in the cascade) are freed as soon as that DCN has run.
+        """
         offsets, masks = {}, {}
+
+        def dcn(pack: DCNPack, level: str, feat: torch.Tensor, offset_feat: torch.Tensor) -> torch.Tensor:
+            out, offset, mask = pack(feat, offset_feat)
+            if keep_offsets:
+                offsets[level], masks[level] = offset, mask
+            return out
+
         # L3: O^3 from [n^3, r^3]; f^3 = LReLU(DCN(n^3; O^3))
         off3 = _lrelu(self.l3_offset[1](_lrelu(self.l3_offset[0](torch.cat([nbr[2], ref[2]], 1)))))
-        feat3, offsets["L3"], masks["L3"] = self.l3_dcn(nbr[2], off3)
-        feat3 = _lrelu(feat3)
+        feat3 = _lrelu(dcn(self.l3_dcn, "L3", nbr[2], off3))
         # L2: O^2 from [n^2, r^2] and 2·↑O^3; f^2 = LReLU(W * [DCN(n^2; O^2), ↑f^3])
         off2 = _lrelu(self.l2_offset[0](torch.cat([nbr[1], ref[1]], 1)))
         off2 = _lrelu(self.l2_offset[1](torch.cat([off2, 2 * _upsample(off3)], 1)))
         off2 = _lrelu(self.l2_offset[2](off2))
-        feat2, offsets["L2"], masks["L2"] = self.l2_dcn(nbr[1], off2)
-        feat2 = _lrelu(self.l2_fuse(torch.cat([feat2, _upsample(feat3)], 1)))
+        feat2 = _lrelu(self.l2_fuse(torch.cat([dcn(self.l2_dcn, "L2", nbr[1], off2), _upsample(feat3)], 1)))
         # L1: the same with 2·↑O^2; f^1 = W * [DCN(n^1; O^1), ↑f^2], no activation
         off1 = _lrelu(self.l1_offset[0](torch.cat([nbr[0], ref[0]], 1)))
         off1 = _lrelu(self.l1_offset[1](torch.cat([off1, 2 * _upsample(off2)], 1)))
         off1 = _lrelu(self.l1_offset[2](off1))
-        feat1, offsets["L1"], masks["L1"] = self.l1_dcn(nbr[0], off1)
-        feat1 = self.l1_fuse(torch.cat([feat1, _upsample(feat2)], 1))
+        feat1 = self.l1_fuse(torch.cat([dcn(self.l1_dcn, "L1", nbr[0], off1), _upsample(feat2)], 1))
         # cascade: O^c from [f^1, r^1]; aligned = LReLU(DCN(f^1; O^c))
         off_c = _lrelu(self.cascade_offset[1](_lrelu(self.cascade_offset[0](torch.cat([feat1, ref[0]], 1)))))
-        aligned, offsets["cascade"], masks["cascade"] = self.cascade_dcn(feat1, off_c)
-        return _lrelu(aligned), offsets, masks
+        return _lrelu(dcn(self.cascade_dcn, "cascade", feat1, off_c)), offsets, masks
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -369,6 +397,65 @@ class ADNet(nn.Module):
         folded = F.pad(inputs.flatten(0, 1), (0, pad_w, 0, pad_h), mode="replicate")
         return folded.unflatten(0, inputs.shape[:2])
 
+    @property
+    def merge_radius(self) -> int:
+        """Rows on each side that influence one output row of :meth:`merge` (37 for the paper preset).
+
+        LDR encoder 1 + attention 2 + F_0 1 + DRDBs (blocks · dense_layers · dilation) + GFF 3×3 1 + head 2.
+        Unlike the whole network, the merging network is local: bands with this much overlap are exact.
+        """
+        c = self.config
+        return 1 + (2 if c.attention else 0) + 1 + c.blocks * c.dense_layers * c.dilation + 1 + 2
+
+    def merge(self, ldr: torch.Tensor, aligned: dict[int, torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Attention and merging network (steps 3–4): LDR frames and aligned features → HDR.
+
+        Args:
+            ldr: (B, N, 3, H, W) the LDR halves of the frames.
+            aligned: frame index → (B, F, H, W): A_i for i ≠ r, and P_r^1 for the reference r.
+        Returns:
+            (HDR (B, 3, H, W), attention maps: N − 1 tensors (B, F, H, W), or none without attention).
+        """
+        c = self.config
+        ref = c.ref_idx
+        others = [i for i in range(c.frames) if i != ref]
+        # 3. LDR features Z_i = ReLU(W_t * L_i) and attention Z_i' = Z_i ⊙ A_i for i ≠ r
+        ldr_feats = [F.relu(self.ldr_encoder(ldr[:, i])) for i in range(c.frames)]
+        maps = [module(ldr_feats[i], ldr_feats[ref]) for module, i in zip(self.attention, others)]
+        for attn, i in zip(maps, others):
+            ldr_feats[i] = ldr_feats[i] * attn
+        # 4a. F_0 = W_0 * [A_1, Z_1', P_r^1, Z_r, A_3, Z_3']: per frame [aligned, LDR features]
+        parts = [feat for i in range(c.frames) for feat in (aligned[i], ldr_feats[i])]
+        block_out = _conv_of_concat(self.fuse_frames, parts)  # = fuse_frames(cat(parts)), without the 6F-channel cat
+        del parts, ldr_feats
+        # 4b. F_k = DRDB_k(F_{k−1})
+        block_outputs = []
+        for block in self.blocks:
+            block_out = block(block_out)
+            block_outputs.append(block_out)
+        # 4c. F_R = W_3x3 * (W_1x1 * [F_1, …, F_K]) + P_r^1  (global skip from the reference pyramid)
+        residual = self.global_fuse_3x3(_conv_of_concat(self.global_fuse_1x1, block_outputs)) + aligned[ref]
+        del block_outputs, block_out
+        # 4d. H = act(W_out * LReLU_0.01(W_up * F_R)): (B, 3, H, W)
+        hdr = self.to_hdr(F.leaky_relu(self.conv_up(residual), HEAD_SLOPE))
+        return (F.relu(hdr) if c.output == "relu" else torch.sigmoid(hdr)), maps
+
+    def _merge_in_bands(self, ldr: torch.Tensor, aligned: dict[int, torch.Tensor], band: int) -> torch.Tensor:
+        """:meth:`merge` on horizontal bands of ``band`` rows, each with ``merge_radius`` rows of context.
+
+        Exact (up to float rounding): every output row sees all the rows it depends on, and the bands that touch
+        the top or bottom edge keep the real zero padding there. The merging network's features (up to
+        F + dense_layers · growth = 224 channels in a DRDB) then exist for one band at a time.
+        """
+        height, radius = ldr.shape[-2], self.merge_radius
+        rows = []
+        for top in range(0, height, band):
+            bottom = min(top + band, height)
+            low, high = max(top - radius, 0), min(bottom + radius, height)
+            hdr, _ = self.merge(ldr[..., low:high, :], {i: a[..., low:high, :] for i, a in aligned.items()})
+            rows.append(hdr[..., top - low: bottom - low, :])
+        return torch.cat(rows, dim=-2)
+
     def forward(self, inputs: torch.Tensor, return_intermediates: bool = False) -> torch.Tensor | ADNetOutput:
         """Merge an exposure stack into HDR.
 
@@ -394,33 +481,20 @@ class ADNet(nn.Module):
             if self.pcd is None:
                 aligned[i] = pyramids[i][0]
                 continue
-            aligned[i], frame_offsets, frame_masks = self.pcd(pyramids[i], pyramids[ref])
-            offsets.append(frame_offsets)
-            masks.append(frame_masks)
-        ref_pyramid1 = pyramids[ref][0]
+            aligned[i], frame_offsets, frame_masks = self.pcd(pyramids[i], pyramids[ref], return_intermediates)
+            if return_intermediates:
+                offsets.append(frame_offsets)
+                masks.append(frame_masks)
+        # the reference's P_r^1 takes the aligned slot of the reference frame (and is the global skip)
+        aligned[ref] = pyramids[ref][0]
         del pyramids
-        # 3. LDR features Z_i = ReLU(W_t * L_i) and attention Z_i' = Z_i ⊙ A_i for i ≠ r
-        ldr_feats = [F.relu(self.ldr_encoder(ldr[:, i])) for i in range(c.frames)]
-        maps = [module(ldr_feats[i], ldr_feats[ref]) for module, i in zip(self.attention, others)]
-        for attn, i in zip(maps, others):
-            ldr_feats[i] = ldr_feats[i] * attn
-        # 4a. F_0 = W_0 * [A_1, Z_1', P_r^1, Z_r, A_3, Z_3']: per frame [aligned, LDR] with P_r^1 for the reference
-        parts = []
-        for i in range(c.frames):
-            parts += [ref_pyramid1 if i == ref else aligned[i], ldr_feats[i]]
-        block_out = self.fuse_frames(torch.cat(parts, dim=1))
-        del parts, aligned, ldr_feats
-        # 4b. F_k = DRDB_k(F_{k−1})
-        block_outputs = []
-        for block in self.blocks:
-            block_out = block(block_out)
-            block_outputs.append(block_out)
-        # 4c. F_R = W_3x3 * (W_1x1 * [F_1, …, F_K]) + P_r^1  (global skip from the reference pyramid)
-        residual = self.global_fuse_3x3(self.global_fuse_1x1(torch.cat(block_outputs, dim=1))) + ref_pyramid1
-        del block_outputs
-        # 4d. H = act(W_out * LReLU_0.01(W_up * F_R)): (B, 3, H', W')
-        hdr = self.to_hdr(F.leaky_relu(self.conv_up(residual), HEAD_SLOPE))
-        hdr = F.relu(hdr) if c.output == "relu" else torch.sigmoid(hdr)
+        # 3.–4. attention and merging, in row bands when that bounds memory (inference on large frames)
+        band = c.merge_band_rows
+        use_bands = band is not None and not torch.is_grad_enabled() and not return_intermediates
+        if use_bands and padded.shape[-2] > band + 2 * self.merge_radius:
+            hdr, maps = self._merge_in_bands(ldr, aligned, band), []
+        else:
+            hdr, maps = self.merge(ldr, aligned)
         # crop the padding back off: level l is cropped to ⌈H / 2^(l−1)⌉ × ⌈W / 2^(l−1)⌉
         hdr = hdr[..., :height, :width]
         if not return_intermediates:

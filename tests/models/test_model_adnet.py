@@ -269,3 +269,27 @@ def test_training_steps_lower_the_loss(output):
     assert losses[-1] < 0.8 * losses[0]
     # the offset convs receive gradients (the PCD branch is trained, not only the plain paths)
     assert model.pcd.l1_dcn.offset_mask.weight.grad.abs().sum() > 0
+
+
+def test_merging_in_bands_equals_whole_frames(monkeypatch):
+    assert ADNet(ADNetConfig.paper()).merge_radius == 37  # 1 + 2 + 1 + 3·5·2 + 1 + 2
+    whole = ADNet(dataclasses.replace(ADNetConfig.tiny(), merge_band_rows=None))
+    banded = ADNet(dataclasses.replace(ADNetConfig.tiny(), merge_band_rows=8))
+    _randomise_offset_convs(whole)
+    banded.load_state_dict(whole.state_dict())
+    inputs = torch.rand(1, 3, 6, 60, 20)  # 60 rows > 8 + 2 · 13: 8 bands
+    calls = []
+    monkeypatch.setattr(banded, "merge", lambda *a, _m=banded.merge: calls.append(1) or _m(*a))
+    with torch.no_grad():
+        expected, got = whole(inputs), banded(inputs)
+    assert len(calls) == 8
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    # too little overlap is visibly wrong: the overlap is what makes the bands exact
+    monkeypatch.setattr(ADNet, "merge_radius", property(lambda self: 2))
+    with torch.no_grad():
+        assert (banded(inputs) - expected).abs().max() > 1e-4
+    # training and intermediates always use the whole frame
+    monkeypatch.undo()
+    torch.testing.assert_close(banded(inputs, return_intermediates=True).output, expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="merge_band_rows must be a positive int or None"):
+        ADNet(dataclasses.replace(ADNetConfig.tiny(), merge_band_rows=0))

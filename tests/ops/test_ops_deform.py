@@ -132,6 +132,9 @@ def test_auto_method_picks_by_column_size(monkeypatch):
     taps = deform_conv2d(x, offset, weight, bias, mask=mask, **kw)
     assert calls == [1] * 9  # one grid_sample per tap
     torch.testing.assert_close(taps, columns, rtol=1e-12, atol=1e-12)
+    with torch.no_grad():  # the in-place inference branch
+        torch.testing.assert_close(deform_conv2d(x, offset, weight, bias, mask=mask, **kw), columns,
+                                   rtol=1e-12, atol=1e-12)
 
 
 def test_module_equals_function():
