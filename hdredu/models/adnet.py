@@ -48,7 +48,7 @@ from torch import nn
 from hdredu.losses import mu_law_l1, ntire_mu_loss
 from hdredu.ops.attention import Attention
 from hdredu.ops.blocks import DRDB, ResidualBlock
-from hdredu.ops.deform import METHODS, DeformConv2d
+from hdredu.ops.deform import METHODS, DeformConv2d, deform_conv2d
 from hdredu.utils import check_shape
 
 # LeakyReLU slopes of the official code: 0.1 in the pyramid and the PCD (EDVR's), 0.01 (PyTorch's default)
@@ -88,9 +88,10 @@ class ADNetConfig:
             (NTIRE); 2.2 for hdredu's [L, L^γ/t] data (Kalantari, synthetic brackets).
         dcn_method: "auto", "columns" or "taps": how :func:`hdredu.ops.deform.deform_conv2d` organises its
             work (same result; "taps" bounds memory on full frames).
-        merge_band_rows: inference only (no autograd, no intermediates): run the attention and merging
-            network on bands of this many rows with ``ADNet.merge_radius`` rows of overlap, which is exact
-            and bounds its memory; None = always whole frames. Training always uses whole crops.
+        band_rows: inference only (no autograd, no intermediates): make each DCN's offsets and mask, and run
+            the attention and merging network, on bands of this many rows (with the rows of context each
+            needs), which is exact and bounds memory on full frames; None = whole frames. Training and
+            ``return_intermediates=True`` always use whole frames.
     """
 
     frames: int = 3
@@ -105,7 +106,7 @@ class ADNetConfig:
     output: str = "relu"
     gamma: float = 2.24
     dcn_method: str = "auto"
-    merge_band_rows: int | None = 128
+    band_rows: int | None = 128
 
     @classmethod
     def paper(cls) -> ADNetConfig:
@@ -146,8 +147,8 @@ class ADNetConfig:
             raise ValueError(f"output must be 'relu' (NTIRE) or 'sigmoid' ([0, 1] data); got {self.output!r}")
         if not self.gamma > 0:
             raise ValueError(f"gamma must be positive; got {self.gamma}")
-        if self.merge_band_rows is not None and (not isinstance(self.merge_band_rows, int) or self.merge_band_rows < 1):
-            raise ValueError(f"merge_band_rows must be a positive int or None; got {self.merge_band_rows!r}")
+        if self.band_rows is not None and (not isinstance(self.band_rows, int) or self.band_rows < 1):
+            raise ValueError(f"band_rows must be a positive int or None; got {self.band_rows!r}")
         if self.dcn_method not in METHODS:
             raise ValueError(f"dcn_method must be one of {METHODS}; got {self.dcn_method!r}")
 
@@ -177,8 +178,8 @@ def _conv(in_channels: int, out_channels: int, kernel_size: int = 3, stride: int
 
 
 def _lrelu(x: torch.Tensor) -> torch.Tensor:
-    """LeakyReLU(0.1) of the pyramid and PCD."""
-    return F.leaky_relu(x, PCD_SLOPE)
+    """LeakyReLU(0.1) of the pyramid and PCD, in place (every caller passes a fresh conv output)."""
+    return F.leaky_relu(x, PCD_SLOPE, inplace=True)
 
 
 def _conv_of_concat(conv: nn.Conv2d, parts: list[torch.Tensor]) -> torch.Tensor:
@@ -251,12 +252,31 @@ class DCNPack(nn.Module):
         nn.init.zeros_(self.offset_mask.weight)
         nn.init.zeros_(self.offset_mask.bias)
 
-    def forward(self, feat: torch.Tensor, offset_feat: torch.Tensor):
-        """feat (B, F, h, w) to sample, offset_feat (B, F, h, w) → (out (B, F, h, w), offset, mask)."""
-        offset_mask = self.offset_mask(offset_feat)  # (B, 3·G·9, h, w)
+    def forward(self, feat: torch.Tensor, offset_feat: torch.Tensor, band_rows: int | None = None):
+        """feat (B, F, h, w) to sample, offset_feat (B, F, h, w) → (out (B, F, h, w), offset, mask).
+
+        With ``band_rows`` the offsets and mask are made and used for ``band_rows`` output rows at a time (the
+        offset conv reads one extra row on each side; the DCN reads all of ``feat``): exact, and the
+        3·G·9-channel offset/mask tensor never exists for the whole frame; offset and mask are then None.
+        """
+        if band_rows is None or feat.shape[-2] <= band_rows:
+            offset, mask = self._offset_and_mask(self.offset_mask(offset_feat))  # (B, 2·G·9 | G·9, h, w)
+            return self.dcn(feat, offset, mask), offset, mask
+        height = feat.shape[-2]
+        out = feat.new_empty(feat.shape[0], self.dcn.weight.shape[0], *feat.shape[-2:])
+        for top in range(0, height, band_rows):
+            bottom = min(top + band_rows, height)
+            low, high = max(top - 1, 0), min(bottom + 1, height)  # one row of context for the 3×3 offset conv
+            offset_mask = self.offset_mask(offset_feat[..., low:high, :])[..., top - low:bottom - low, :]
+            offset, mask = self._offset_and_mask(offset_mask)
+            out[..., top:bottom, :] = deform_conv2d(feat, offset, self.dcn.weight, self.dcn.bias, padding=1,
+                                                    mask=mask, method=self.dcn.method, rows=(top, bottom))
+        return out, None, None
+
+    def _offset_and_mask(self, offset_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Split the offset conv's 3·G·9 channels: offsets [0, 2·G·9), mask σ([2·G·9, 3·G·9))."""
         split = 2 * self.deform_groups * 9
-        offset, mask = offset_mask[:, :split], torch.sigmoid(offset_mask[:, split:])
-        return self.dcn(feat, offset, mask), offset, mask
+        return offset_mask[:, :split], torch.sigmoid(offset_mask[:, split:])
 
 
 class PCDAlign(nn.Module):
@@ -291,35 +311,44 @@ class PCDAlign(nn.Module):
         self.cascade_offset = nn.ModuleList([_conv(f2, features), _conv(features, features)])
         self.cascade_dcn = DCNPack(features, deform_groups, method)
 
-    def forward(self, nbr: list[torch.Tensor], ref: list[torch.Tensor], keep_offsets: bool = True):
+    def forward(self, nbr: list[torch.Tensor], ref: list[torch.Tensor], keep_offsets: bool = True,
+                band_rows: int | None = None):
         """nbr, ref: pyramids [L1, L2, L3] of (B, F, h, w) → (aligned (B, F, H, W), offsets dict, masks dict).
 
-        With ``keep_offsets=False`` the dicts stay empty, and each DCN's offsets and mask (3·G·9 planes, 216
-        full-size planes at L1 and in the cascade) are freed as soon as that DCN has run.
+        With ``keep_offsets=False`` the dicts stay empty and each DCN's offsets and mask (3·G·9 channels, 216
+        full-size planes at L1 and in the cascade) are dropped as soon as that DCN has run, or, with
+        ``band_rows``, made band by band (:class:`DCNPack`). ``[a, b]`` concatenations feeding a conv are
+        computed as sums of convs (:func:`_conv_of_concat`), the same numbers without the 2F-channel tensor.
         """
         offsets, masks = {}, {}
+        band_rows = None if keep_offsets else band_rows
 
         def dcn(pack: DCNPack, level: str, feat: torch.Tensor, offset_feat: torch.Tensor) -> torch.Tensor:
-            out, offset, mask = pack(feat, offset_feat)
+            out, offset, mask = pack(feat, offset_feat, band_rows)
             if keep_offsets:
                 offsets[level], masks[level] = offset, mask
             return out
 
+        def cat_conv(conv: nn.Conv2d, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+            return _conv_of_concat(conv, [first, second])  # = conv([first, second])
+
         # L3: O^3 from [n^3, r^3]; f^3 = LReLU(DCN(n^3; O^3))
-        off3 = _lrelu(self.l3_offset[1](_lrelu(self.l3_offset[0](torch.cat([nbr[2], ref[2]], 1)))))
+        off3 = _lrelu(self.l3_offset[1](_lrelu(cat_conv(self.l3_offset[0], nbr[2], ref[2]))))
         feat3 = _lrelu(dcn(self.l3_dcn, "L3", nbr[2], off3))
         # L2: O^2 from [n^2, r^2] and 2·↑O^3; f^2 = LReLU(W * [DCN(n^2; O^2), ↑f^3])
-        off2 = _lrelu(self.l2_offset[0](torch.cat([nbr[1], ref[1]], 1)))
-        off2 = _lrelu(self.l2_offset[1](torch.cat([off2, 2 * _upsample(off3)], 1)))
+        off2 = _lrelu(cat_conv(self.l2_offset[0], nbr[1], ref[1]))
+        off2 = _lrelu(cat_conv(self.l2_offset[1], off2, _upsample(off3).mul_(2)))
         off2 = _lrelu(self.l2_offset[2](off2))
-        feat2 = _lrelu(self.l2_fuse(torch.cat([dcn(self.l2_dcn, "L2", nbr[1], off2), _upsample(feat3)], 1)))
+        feat2 = _lrelu(cat_conv(self.l2_fuse, dcn(self.l2_dcn, "L2", nbr[1], off2), _upsample(feat3)))
         # L1: the same with 2·↑O^2; f^1 = W * [DCN(n^1; O^1), ↑f^2], no activation
-        off1 = _lrelu(self.l1_offset[0](torch.cat([nbr[0], ref[0]], 1)))
-        off1 = _lrelu(self.l1_offset[1](torch.cat([off1, 2 * _upsample(off2)], 1)))
+        off1 = _lrelu(cat_conv(self.l1_offset[0], nbr[0], ref[0]))
+        off1 = _lrelu(cat_conv(self.l1_offset[1], off1, _upsample(off2).mul_(2)))
         off1 = _lrelu(self.l1_offset[2](off1))
-        feat1 = self.l1_fuse(torch.cat([dcn(self.l1_dcn, "L1", nbr[0], off1), _upsample(feat2)], 1))
+        del off2
+        feat1 = cat_conv(self.l1_fuse, dcn(self.l1_dcn, "L1", nbr[0], off1), _upsample(feat2))
+        del off1, feat2
         # cascade: O^c from [f^1, r^1]; aligned = LReLU(DCN(f^1; O^c))
-        off_c = _lrelu(self.cascade_offset[1](_lrelu(self.cascade_offset[0](torch.cat([feat1, ref[0]], 1)))))
+        off_c = _lrelu(self.cascade_offset[1](_lrelu(cat_conv(self.cascade_offset[0], feat1, ref[0]))))
         return _lrelu(dcn(self.cascade_dcn, "cascade", feat1, off_c)), offsets, masks
 
 
@@ -473,26 +502,28 @@ class ADNet(nn.Module):
         ref = c.ref_idx
         others = [i for i in range(c.frames) if i != ref]
         ldr, aligned_ldr = padded[:, :, :3], padded[:, :, 3:]  # (B, N, 3, H', W') each
-        # 1. pyramids of every frame's exposure-aligned half: N lists [P^1, P^2, P^3]
-        pyramids = [self.pyramid(aligned_ldr[:, i]) for i in range(c.frames)]
-        # 2. aligned neighbour features A_i (B, F, H', W'); without PCD the neighbours' P_i^1 pass as they are
+        # inference on large frames: work in bands of rows where that is exact (see ADNetConfig.band_rows)
+        bands = c.band_rows if (not torch.is_grad_enabled() and not return_intermediates) else None
+        # 1.–2. pyramid of every frame's exposure-aligned half [P^1, P^2, P^3], and the aligned neighbour
+        # features A_i (B, F, H', W'); without PCD the neighbours' P_i^1 pass as they are. A neighbour's
+        # pyramid is made just before its alignment and dropped after it.
+        ref_pyramid = self.pyramid(aligned_ldr[:, ref])
         aligned, offsets, masks = {}, [], []
         for i in others:
             if self.pcd is None:
-                aligned[i] = pyramids[i][0]
+                aligned[i] = self.pyramid(aligned_ldr[:, i])[0]
                 continue
-            aligned[i], frame_offsets, frame_masks = self.pcd(pyramids[i], pyramids[ref], return_intermediates)
+            aligned[i], frame_offsets, frame_masks = self.pcd(self.pyramid(aligned_ldr[:, i]), ref_pyramid,
+                                                              return_intermediates, bands)
             if return_intermediates:
                 offsets.append(frame_offsets)
                 masks.append(frame_masks)
         # the reference's P_r^1 takes the aligned slot of the reference frame (and is the global skip)
-        aligned[ref] = pyramids[ref][0]
-        del pyramids
+        aligned[ref] = ref_pyramid[0]
+        del ref_pyramid
         # 3.–4. attention and merging, in row bands when that bounds memory (inference on large frames)
-        band = c.merge_band_rows
-        use_bands = band is not None and not torch.is_grad_enabled() and not return_intermediates
-        if use_bands and padded.shape[-2] > band + 2 * self.merge_radius:
-            hdr, maps = self._merge_in_bands(ldr, aligned, band), []
+        if bands is not None and padded.shape[-2] > bands + 2 * self.merge_radius:
+            hdr, maps = self._merge_in_bands(ldr, aligned, bands), []
         else:
             hdr, maps = self.merge(ldr, aligned)
         # crop the padding back off: level l is cropped to ⌈H / 2^(l−1)⌉ × ⌈W / 2^(l−1)⌉

@@ -66,11 +66,12 @@ def _pair(value, name: str) -> tuple[int, int]:
     return pair
 
 
-def _check_args(input, offset, weight, bias, mask, stride, padding, dilation):
+def _check_args(input, offset, weight, bias, mask, stride, padding, dilation, rows=None):
     """Check every shape against the layouts of the module docstring; return the derived sizes.
 
     Returns:
-        dict with B, C, H, W, Cout, groups, G, kh, kw, K, Ho, Wo, stride, padding, dilation.
+        dict with B, C, H, W, Cout, groups, G, kh, kw, K, Ho, Wo, row0, stride, padding, dilation
+        (Ho = the number of output rows computed, row0 = the first one; all rows unless ``rows`` is given).
     """
     sizes = check_shape(input, "B C H W", "input")
     batch, channels, height, width = sizes["B"], sizes["C"], sizes["H"], sizes["W"]
@@ -93,6 +94,11 @@ def _check_args(input, offset, weight, bias, mask, stride, padding, dilation):
     if out_h < 1 or out_w < 1:
         raise ValueError(f"input {height}x{width} is too small for a {kh}x{kw} kernel with padding {padding}, "
                          f"dilation {dilation}")
+    row0 = 0
+    if rows is not None:
+        if len(rows) != 2 or not 0 <= rows[0] < rows[1] <= out_h:
+            raise ValueError(f"rows must be (top, bottom) with 0 ≤ top < bottom ≤ Ho = {out_h}; got {rows!r}")
+        row0, out_h = rows[0], rows[1] - rows[0]
     taps = kh * kw
     # the number of deformable groups G is read from the offset channels, as torchvision does
     good = isinstance(offset, torch.Tensor) and offset.dim() == 4 and offset.shape[1] > 0
@@ -109,14 +115,15 @@ def _check_args(input, offset, weight, bias, mask, stride, padding, dilation):
             raise ValueError(f"mask must be (B, G·K, Ho, Wo) = {expected} for G = {deform_groups} deformable groups "
                              f"(after the sigmoid, values in [0, 1]); got {got}")
     return {"B": batch, "C": channels, "H": height, "W": width, "Cout": out_channels, "groups": groups,
-            "G": deform_groups, "kh": kh, "kw": kw, "K": taps, "Ho": out_h, "Wo": out_w,
+            "G": deform_groups, "kh": kh, "kw": kw, "K": taps, "Ho": out_h, "Wo": out_w, "row0": row0,
             "stride": (sh, sw), "padding": (ph, pw), "dilation": (dh, dw)}
 
 
-def _sample_grid(offset: torch.Tensor, s: dict) -> torch.Tensor:
-    """Normalised ``grid_sample`` positions of every tap: (B, G, K, Ho, Wo, 2), last axis (gx, gy).
+def _sample_grid(offset: torch.Tensor, s: dict, tap: int | None = None) -> torch.Tensor:
+    """Normalised ``grid_sample`` positions of every tap (B, G, K, Ho, Wo, 2), or of one ``tap`` (B, G, 1, Ho, Wo, 2).
 
     p_y = i·s − p + di·d + Δy,  p_x = j·s − p + dj·d + Δx;  g = (2p + 1)/size − 1 (``align_corners=False``).
+    Last axis (gx, gy); output row i counts from ``s["row0"]``.
     """
     (sh, sw), (ph, pw), (dh, dw) = s["stride"], s["padding"], s["dilation"]
     dtype, device = offset.dtype, offset.device
@@ -124,13 +131,15 @@ def _sample_grid(offset: torch.Tensor, s: dict) -> torch.Tensor:
     di = torch.arange(s["kh"], dtype=dtype, device=device).repeat_interleave(s["kw"]) * dh
     dj = torch.arange(s["kw"], dtype=dtype, device=device).repeat(s["kh"]) * dw
     # base positions of the undeformed kernel: by (K, Ho, 1), bx (K, 1, Wo)
-    rows = torch.arange(s["Ho"], dtype=dtype, device=device) * sh - ph
+    taps = slice(None) if tap is None else slice(tap, tap + 1)
+    di, dj = di[taps], dj[taps]
+    rows = (torch.arange(s["Ho"], dtype=dtype, device=device) + s["row0"]) * sh - ph
     cols = torch.arange(s["Wo"], dtype=dtype, device=device) * sw - pw
     base_y = di[:, None, None] + rows[None, :, None]
     base_x = dj[:, None, None] + cols[None, None, :]
     # offsets (B, 2·G·K, Ho, Wo) → (B, G, K, 2, Ho, Wo): [G][K][(dy, dx)]
-    off = offset.view(s["B"], s["G"], s["K"], 2, s["Ho"], s["Wo"])
-    pos_y = base_y + off[:, :, :, 0]  # (B, G, K, Ho, Wo)
+    off = offset.view(s["B"], s["G"], s["K"], 2, s["Ho"], s["Wo"])[:, :, taps]
+    pos_y = base_y + off[:, :, :, 0]  # (B, G, K or 1, Ho, Wo)
     pos_x = base_x + off[:, :, :, 1]
     # grid_sample wants (x, y) in [−1, 1]; the zero padding happens there
     return torch.stack([(2 * pos_x + 1) / s["W"] - 1, (2 * pos_y + 1) / s["H"] - 1], dim=-1)
@@ -146,13 +155,21 @@ def _sample(input: torch.Tensor, grid: torch.Tensor, s: dict) -> torch.Tensor:
     return sampled.view(batch, groups, s["C"] // groups, taps, s["Ho"], s["Wo"])
 
 
-def _grouped_matmul(weight: torch.Tensor, cols: torch.Tensor, s: dict) -> torch.Tensor:
-    """Conv groups as one batched matmul: weight (Cout, C/groups·T), cols (B, C·T, Ho·Wo) → (B, Cout, Ho·Wo)."""
-    groups = s["groups"]
-    # (groups, Cout/groups, C/groups·T) @ (B, groups, C/groups·T, Ho·Wo) → (B, groups, Cout/groups, Ho·Wo)
-    w = weight.reshape(groups, s["Cout"] // groups, -1)
-    out = torch.matmul(w, cols.reshape(s["B"], groups, -1, cols.shape[-1]))
-    return out.reshape(s["B"], s["Cout"], -1)
+def _grouped_matmul(weight: torch.Tensor, cols: torch.Tensor, s: dict, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Conv groups as one batched matmul: weight (Cout, C/groups·T), cols (B, C·T, Ho·Wo) → (B, Cout, Ho·Wo).
+
+    With ``out`` (B, Cout, Ho·Wo) the product is added to it in place (``baddbmm_``: no temporary product).
+    """
+    groups, batch = s["groups"], s["B"]
+    # (B·groups, Cout/groups, C/groups·T) @ (B·groups, C/groups·T, Ho·Wo) → (B·groups, Cout/groups, Ho·Wo)
+    w = weight.reshape(1, groups, s["Cout"] // groups, -1).expand(batch, -1, -1, -1)
+    w = w.reshape(batch * groups, s["Cout"] // groups, -1)
+    cols = cols.reshape(batch * groups, -1, cols.shape[-1])
+    if out is None:
+        return torch.bmm(w, cols).reshape(batch, s["Cout"], -1)
+    # safe in place under autograd: baddbmm's backward reads w and cols only
+    out.view(batch * groups, s["Cout"] // groups, -1).baddbmm_(w, cols)
+    return out
 
 
 def deform_conv2d(
@@ -166,6 +183,7 @@ def deform_conv2d(
     mask: torch.Tensor | None = None,
     *,
     method: str = "auto",
+    rows: tuple[int, int] | None = None,
 ) -> torch.Tensor:
     """Modulated deformable convolution (DCNv2), the same contract as ``torchvision.ops.deform_conv2d``.
 
@@ -177,14 +195,18 @@ def deform_conv2d(
         stride, padding, dilation: int or (rows, cols), as in ``F.conv2d``.
         mask: (B, G·K, Ho, Wo) modulation in [0, 1] (after the sigmoid), or None for DCNv1 (mask 1).
         method: "auto" (default), "columns" or "taps"; see the module docstring (same result, different memory).
+        rows: (top, bottom) to compute output rows [top, bottom) only, with ``offset`` and ``mask`` given for
+            those rows (B, ·, bottom − top, Wo); the input stays whole, since taps may land anywhere. Lets a
+            caller work in bands of rows (not part of torchvision's contract). None = every row.
     Returns:
-        (B, Cout, Ho, Wo) with Ho, Wo the output size of ``F.conv2d`` with the same settings.
+        (B, Cout, Ho, Wo) with Ho, Wo the output size of ``F.conv2d`` with the same settings
+        (Ho = bottom − top with ``rows``).
     Raises:
         ValueError: a shape that does not fit, naming the argument and the expected shape.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
-    s = _check_args(input, offset, weight, bias, mask, stride, padding, dilation)
+    s = _check_args(input, offset, weight, bias, mask, stride, padding, dilation, rows)
     batch, groups, taps = s["B"], s["G"], s["K"]
     if mask is None:
         mask = input.new_ones(batch, groups * taps, s["Ho"], s["Wo"])
@@ -193,8 +215,8 @@ def deform_conv2d(
     if method == "auto":
         column_bytes = batch * s["C"] * taps * s["Ho"] * s["Wo"] * input.element_size()
         method = "columns" if column_bytes <= COLUMN_BYTES_LIMIT else "taps"
-    grid = _sample_grid(offset, s)  # (B, G, K, Ho, Wo, 2)
     if method == "columns":
+        grid = _sample_grid(offset, s)  # (B, G, K, Ho, Wo, 2)
         # columns m · x(p): (B, G, C/G, K, Ho, Wo) → (B, C·K, Ho·Wo) in (c, k) order, like weight.view(Cout, C·K)
         cols = (_sample(input, grid, s) * mask).reshape(batch, s["C"] * taps, s["Ho"] * s["Wo"])
         out = _grouped_matmul(weight.reshape(s["Cout"], -1), cols, s)
@@ -202,13 +224,13 @@ def deform_conv2d(
         out = None
         for k in range(taps):
             # one tap: samples (B, G, C/G, 1, Ho, Wo) times its mask → (B, C, Ho·Wo)
-            cols = _sample(input, grid[:, :, k:k + 1], s)
+            # this tap's positions only: (B, G, 1, Ho, Wo, 2)
+            cols = _sample(input, _sample_grid(offset, s, k), s)
             # in place when nothing needs the samples for a backward pass (inference): one buffer less
             cols = cols.mul_(mask[:, :, :, k:k + 1]) if not torch.is_grad_enabled() else cols * mask[:, :, :, k:k + 1]
             # out += w[:, :, di, dj] · samples_k   (weight (Cout, C/groups) for this tap)
-            term = _grouped_matmul(weight[:, :, k // s["kw"], k % s["kw"]], cols.reshape(batch, s["C"], -1), s)
-            out = term if out is None else out.add_(term)  # safe in place: matmul's backward does not read it
-            del cols, term
+            out = _grouped_matmul(weight[:, :, k // s["kw"], k % s["kw"]], cols.reshape(batch, s["C"], -1), s, out)
+            del cols
     out = out.view(batch, s["Cout"], s["Ho"], s["Wo"])
     return out if bias is None else out + bias.view(1, -1, 1, 1)
 

@@ -273,8 +273,8 @@ def test_training_steps_lower_the_loss(output):
 
 def test_merging_in_bands_equals_whole_frames(monkeypatch):
     assert ADNet(ADNetConfig.paper()).merge_radius == 37  # 1 + 2 + 1 + 3·5·2 + 1 + 2
-    whole = ADNet(dataclasses.replace(ADNetConfig.tiny(), merge_band_rows=None))
-    banded = ADNet(dataclasses.replace(ADNetConfig.tiny(), merge_band_rows=8))
+    whole = ADNet(dataclasses.replace(ADNetConfig.tiny(), band_rows=None))
+    banded = ADNet(dataclasses.replace(ADNetConfig.tiny(), band_rows=8))
     _randomise_offset_convs(whole)
     banded.load_state_dict(whole.state_dict())
     inputs = torch.rand(1, 3, 6, 60, 20)  # 60 rows > 8 + 2 · 13: 8 bands
@@ -291,5 +291,16 @@ def test_merging_in_bands_equals_whole_frames(monkeypatch):
     # training and intermediates always use the whole frame
     monkeypatch.undo()
     torch.testing.assert_close(banded(inputs, return_intermediates=True).output, expected, rtol=1e-5, atol=1e-6)
-    with pytest.raises(ValueError, match="merge_band_rows must be a positive int or None"):
-        ADNet(dataclasses.replace(ADNetConfig.tiny(), merge_band_rows=0))
+    with pytest.raises(ValueError, match="band_rows must be a positive int or None"):
+        ADNet(dataclasses.replace(ADNetConfig.tiny(), band_rows=0))
+
+
+def test_dcn_pack_in_bands_equals_whole():
+    pack = DCNPack(8, 2)
+    torch.nn.init.normal_(pack.offset_mask.weight, 0, 0.3)
+    feat, offset_feat = torch.randn(1, 8, 11, 9), torch.randn(1, 8, 11, 9)
+    whole, offset, _ = pack(feat, offset_feat)
+    assert offset.abs().mean() > 0.5
+    banded, no_offset, no_mask = pack(feat, offset_feat, band_rows=3)
+    assert no_offset is None and no_mask is None
+    torch.testing.assert_close(banded, whole, rtol=1e-5, atol=1e-6)

@@ -182,3 +182,18 @@ def test_equals_torchvision(name):
     expected = tv_deform_conv2d(x, offset, weight, bias, mask=mask, **kw)
     torch.testing.assert_close(deform_conv2d(x, offset, weight, bias, mask=mask, **kw), expected,
                                rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["columns", "taps"])
+@pytest.mark.parametrize("name", ["G2", "stride2", "dilation2"])
+def test_row_bands_reassemble_the_full_output(name, method):
+    x, offset, weight, bias, mask, kw = _case(**CASES[name])
+    full = deform_conv2d(x, offset, weight, bias, mask=mask, **kw)
+    bands = [(0, 2), (2, 3), (3, full.shape[2])]
+    pieces = [deform_conv2d(x, offset[:, :, top:bottom], weight, bias, mask=mask[:, :, top:bottom],
+                            method=method, rows=(top, bottom), **kw) for top, bottom in bands]
+    torch.testing.assert_close(torch.cat(pieces, dim=2), full, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"rows must be \(top, bottom\) with 0 ≤ top < bottom ≤ Ho"):
+        deform_conv2d(x, offset, weight, bias, mask=mask, rows=(2, 2), **kw)
+    with pytest.raises(ValueError, match=r"offset must be .*2·G·9, 2, "):  # offsets must cover the band only
+        deform_conv2d(x, offset, weight, bias, mask=mask, rows=(0, 2), **kw)
