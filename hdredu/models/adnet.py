@@ -31,8 +31,16 @@ official code fails otherwise). hdredu pads: any H × W is replicate-padded at t
 next multiple of 4, run, and cropped back (outputs, offsets, masks and attention all cropped). Sizes that are
 already multiples of 4 (NTIRE 1060×1900, Kalantari 1000×1500, 256² crops) are not touched.
 
-Paper: Liu, Wang, Liu, Zhang, Liu, Li, Zeng, Sun, "ADNet: Attention-guided Deformable Convolutional Network for
-High Dynamic Range Imaging", CVPR Workshops 2021 (NTIRE 2021 HDR challenge), Sec. 3.
+Memory (inference). Computed plainly, a 1000×1500 frame peaks near 15 GiB on the CPU: the 216-channel
+offset/mask tensors of the full-size DCNs, the 384-channel merging input and the 224-channel DRDB features.
+Under ``torch.no_grad()`` (and without intermediates) ADNet instead makes each DCN's offsets and mask and runs
+the attention and merging network in bands of ``band_rows`` rows with the context each needs, and sums
+convolutions instead of concatenating their inputs: the same output (bit-identical in the benchmark), about
+a third of the memory (≈ 4.8 GiB estimated at 1000×1500; benchmarks/bench_adnet.py). Training runs
+whole crops.
+
+Paper: Liu et al., "ADNet: Attention-guided Deformable Convolutional Network for High Dynamic Range Imaging",
+CVPR Workshops 2021 (NTIRE 2021 HDR challenge), Sec. 3.
 Introduced in notebooks/03_adnet.ipynb.
 """
 

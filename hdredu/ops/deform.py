@@ -27,11 +27,13 @@ the samples times the mask are the im2col "columns", and one matmul with the wei
 convolution. Two ways to organise this, equal up to float rounding:
     "columns"  build the (B, C·K, Ho·Wo) column tensor, then one matmul. Fastest, but it holds K = 9 copies
                of the input: 64 channels at 1000×1500 are 3.5 GB of columns.
-    "taps"     loop over the K taps, sample (B, C, Ho, Wo) for one tap and accumulate w[:, :, k] · sample_k.
-               Never holds more than one tap's samples (in inference); slightly slower on small inputs.
+    "taps"     loop over the K taps: positions and samples (B, C, Ho, Wo) of one tap, accumulated into the
+               output as w[:, :, k] · sample_k. Never holds more than one tap's samples (in inference).
     "auto"     (default) "columns" while the column tensor stays under ``COLUMN_BYTES_LIMIT`` (128 MiB),
                else "taps": small crops (training, tests) take the fast path, full frames the bounded one.
 (Under autograd both paths keep every tap's samples for the weight gradient, so the saving is at inference.)
+``rows=(top, bottom)`` computes only those output rows from offsets and mask given for them, so a caller can
+also make the offsets band by band (ADNet does, in inference); the input stays whole.
 
 ``grid_sample`` is used with ``align_corners=False`` and the matching normalisation g = (2p + 1)/W − 1, which
 maps pixel p exactly to the same point as ``align_corners=True`` with 2p/(W − 1) − 1 but does not divide by
