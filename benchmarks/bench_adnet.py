@@ -109,7 +109,7 @@ def measure(job: dict) -> dict:
         height, width = job["size"]
         config = ADNetConfig.paper()
         if job["method"] == "plain":
-            config = dataclasses.replace(config, dcn_method="columns", band_rows=None)
+            config = dataclasses.replace(config, dcn_method="columns", band_rows=None, merge_band_rows=None)
         model = ADNet(config).to(device).eval()
         inputs = torch.rand(1, 3, 6, height, width).to(device)
         base = _peak_start(device)

@@ -33,11 +33,12 @@ already multiples of 4 (NTIRE 1060×1900, Kalantari 1000×1500, 256² crops) are
 
 Memory (inference). Computed plainly, a 1000×1500 frame peaks near 15 GiB on the CPU: the 216-channel
 offset/mask tensors of the full-size DCNs, the 384-channel merging input and the 224-channel DRDB features.
-Under ``torch.no_grad()`` (and without intermediates) ADNet instead makes each DCN's offsets and mask and runs
-the attention and merging network in bands of ``band_rows`` rows with the context each needs, and sums
-convolutions instead of concatenating their inputs: the same output (bit-identical in the benchmark), about
-a third of the memory (≈ 4.8 GiB estimated at 1000×1500; benchmarks/bench_adnet.py). Training runs
-whole crops.
+Under ``torch.no_grad()`` (and without intermediates) ADNet instead runs the full-size PCD levels and the
+attention and merging network in bands of rows, each with the rows of context it needs, and sums
+convolutions instead of concatenating their inputs: the same output (bit-identical in the benchmark) in
+about a fifth of the memory (≈ 2.9 GiB at 1000×1500, extrapolated from 252×376; benchmarks/bench_adnet.py
+measures it). What remains is whole-frame by necessity: a DCN may sample its input anywhere, so the
+neighbour's and the reference's features stay whole. Training runs whole crops.
 
 Paper: Liu et al., "ADNet: Attention-guided Deformable Convolutional Network for High Dynamic Range Imaging",
 CVPR Workshops 2021 (NTIRE 2021 HDR challenge), Sec. 3.
@@ -96,10 +97,12 @@ class ADNetConfig:
             (NTIRE); 2.2 for hdredu's [L, L^γ/t] data (Kalantari, synthetic brackets).
         dcn_method: "auto", "columns" or "taps": how :func:`hdredu.ops.deform.deform_conv2d` organises its
             work (same result; "taps" bounds memory on full frames).
-        band_rows: inference only (no autograd, no intermediates): make each DCN's offsets and mask, and run
-            the attention and merging network, on bands of this many rows (with the rows of context each
-            needs), which is exact and bounds memory on full frames; None = whole frames. Training and
-            ``return_intermediates=True`` always use whole frames.
+        band_rows: inference only (no autograd, no intermediates): run the PCD's offsets, masks and full-size
+            levels on bands of this many rows (with the ≤ 5 rows of context each needs), which is exact and
+            bounds memory on full frames; None = whole frames. Training and ``return_intermediates=True``
+            always use whole frames.
+        merge_band_rows: the same for the attention and merging network, whose bands need
+            ``ADNet.merge_radius`` (37) rows of context on each side: larger bands recompute less.
     """
 
     frames: int = 3
@@ -114,7 +117,8 @@ class ADNetConfig:
     output: str = "relu"
     gamma: float = 2.24
     dcn_method: str = "auto"
-    band_rows: int | None = 128
+    band_rows: int | None = 64
+    merge_band_rows: int | None = 192
 
     @classmethod
     def paper(cls) -> ADNetConfig:
@@ -155,8 +159,10 @@ class ADNetConfig:
             raise ValueError(f"output must be 'relu' (NTIRE) or 'sigmoid' ([0, 1] data); got {self.output!r}")
         if not self.gamma > 0:
             raise ValueError(f"gamma must be positive; got {self.gamma}")
-        if self.band_rows is not None and (not isinstance(self.band_rows, int) or self.band_rows < 1):
-            raise ValueError(f"band_rows must be a positive int or None; got {self.band_rows!r}")
+        for name in ("band_rows", "merge_band_rows"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a positive int or None; got {value!r}")
         if self.dcn_method not in METHODS:
             raise ValueError(f"dcn_method must be one of {METHODS}; got {self.dcn_method!r}")
 
@@ -208,6 +214,16 @@ def _conv_of_concat(conv: nn.Conv2d, parts: list[torch.Tensor]) -> torch.Tensor:
 def _upsample(x: torch.Tensor) -> torch.Tensor:
     """↑: bilinear ×2, ``align_corners=False`` (the official ``F.interpolate`` call)."""
     return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+
+
+def _upsample_rows(x: torch.Tensor, top: int, bottom: int) -> torch.Tensor:
+    """Rows [top, bottom) of ``_upsample(x)``, computed from the few rows of ``x`` they need.
+
+    Output row y reads x at (y + 0.5)/2 − 0.5 (clamped at the edges), so rows [(top − 1)//2, bottom//2 + 2)
+    of x suffice, and with that margin the slice's own edge clamping never reaches the rows kept.
+    """
+    first, last = max((top - 1) // 2, 0), min(bottom // 2 + 2, x.shape[-2])
+    return _upsample(x[..., first:last, :])[..., top - 2 * first:bottom - 2 * first, :]
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -348,6 +364,9 @@ class PCDAlign(nn.Module):
         off2 = _lrelu(cat_conv(self.l2_offset[1], off2, _upsample(off3).mul_(2)))
         off2 = _lrelu(self.l2_offset[2](off2))
         feat2 = _lrelu(cat_conv(self.l2_fuse, dcn(self.l2_dcn, "L2", nbr[1], off2), _upsample(feat3)))
+        del off3, feat3
+        if band_rows is not None and nbr[0].shape[-2] > band_rows:
+            return self._fine_levels_in_bands(nbr[0], ref[0], off2, feat2, band_rows), offsets, masks
         # L1: the same with 2·↑O^2; f^1 = W * [DCN(n^1; O^1), ↑f^2], no activation
         off1 = _lrelu(cat_conv(self.l1_offset[0], nbr[0], ref[0]))
         off1 = _lrelu(cat_conv(self.l1_offset[1], off1, _upsample(off2).mul_(2)))
@@ -358,6 +377,50 @@ class PCDAlign(nn.Module):
         # cascade: O^c from [f^1, r^1]; aligned = LReLU(DCN(f^1; O^c))
         off_c = _lrelu(self.cascade_offset[1](_lrelu(cat_conv(self.cascade_offset[0], feat1, ref[0]))))
         return _lrelu(dcn(self.cascade_dcn, "cascade", feat1, off_c)), offsets, masks
+
+    def _fine_levels_in_bands(self, nbr1: torch.Tensor, ref1: torch.Tensor, off2: torch.Tensor, feat2: torch.Tensor,
+                              band_rows: int) -> torch.Tensor:
+        """L1 and the cascade (the equations of the class docstring) for ``band_rows`` output rows at a time.
+
+        Every 3×3 conv needs one more row of context: f^1 rows [t, b) need the L1 DCN on rows [t − 1, b + 1),
+        whose offset conv needs O^1 on [t − 2, b + 2), and O^1 (three convs) needs [t − 5, b + 5) of n^1, r^1
+        and 2·↑O^2; the aligned rows need O^c on [t − 1, b + 1) and [f^1, r^1] on [t − 3, b + 3). Bands that
+        touch the top or bottom edge keep the real zero padding, so the result equals the whole-frame one. Only
+        f^1 (which the cascade DCN samples anywhere) and the output exist for the whole frame.
+        """
+        height = nbr1.shape[-2]
+        split = 2 * self.l1_dcn.deform_groups * 9
+
+        def cat_conv(conv: nn.Conv2d, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+            return _conv_of_concat(conv, [first, second])
+
+        feat1 = nbr1.new_empty(nbr1.shape)
+        for top in range(0, height, band_rows):
+            bottom = min(top + band_rows, height)
+            low, high = max(top - 5, 0), min(bottom + 5, height)  # context of O^1
+            dcn_low, dcn_high = max(top - 1, 0), min(bottom + 1, height)  # rows of the L1 DCN
+            off1 = _lrelu(cat_conv(self.l1_offset[0], nbr1[..., low:high, :], ref1[..., low:high, :]))
+            off1 = _lrelu(cat_conv(self.l1_offset[1], off1, _upsample_rows(off2, low, high).mul_(2)))
+            off1 = _lrelu(self.l1_offset[2](off1))
+            offset_mask = self.l1_dcn.offset_mask(off1)[..., dcn_low - low:dcn_high - low, :]
+            del off1
+            aligned1 = deform_conv2d(nbr1, offset_mask[:, :split], self.l1_dcn.dcn.weight, self.l1_dcn.dcn.bias,
+                                     padding=1, mask=torch.sigmoid(offset_mask[:, split:]),
+                                     method=self.l1_dcn.dcn.method, rows=(dcn_low, dcn_high))
+            fused = cat_conv(self.l1_fuse, aligned1, _upsample_rows(feat2, dcn_low, dcn_high))
+            feat1[..., top:bottom, :] = fused[..., top - dcn_low:bottom - dcn_low, :]
+        aligned = nbr1.new_empty(nbr1.shape)
+        for top in range(0, height, band_rows):
+            bottom = min(top + band_rows, height)
+            low, high = max(top - 3, 0), min(bottom + 3, height)  # context of O^c
+            off_c = _lrelu(cat_conv(self.cascade_offset[0], feat1[..., low:high, :], ref1[..., low:high, :]))
+            off_c = _lrelu(self.cascade_offset[1](off_c))
+            offset_mask = self.cascade_dcn.offset_mask(off_c)[..., top - low:bottom - low, :]
+            out = deform_conv2d(feat1, offset_mask[:, :split], self.cascade_dcn.dcn.weight,
+                                self.cascade_dcn.dcn.bias, padding=1, mask=torch.sigmoid(offset_mask[:, split:]),
+                                method=self.cascade_dcn.dcn.method, rows=(top, bottom))
+            aligned[..., top:bottom, :] = _lrelu(out)
+        return aligned
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -511,7 +574,8 @@ class ADNet(nn.Module):
         others = [i for i in range(c.frames) if i != ref]
         ldr, aligned_ldr = padded[:, :, :3], padded[:, :, 3:]  # (B, N, 3, H', W') each
         # inference on large frames: work in bands of rows where that is exact (see ADNetConfig.band_rows)
-        bands = c.band_rows if (not torch.is_grad_enabled() and not return_intermediates) else None
+        inference = not torch.is_grad_enabled() and not return_intermediates
+        bands, merge_bands = (c.band_rows, c.merge_band_rows) if inference else (None, None)
         # 1.–2. pyramid of every frame's exposure-aligned half [P^1, P^2, P^3], and the aligned neighbour
         # features A_i (B, F, H', W'); without PCD the neighbours' P_i^1 pass as they are. A neighbour's
         # pyramid is made just before its alignment and dropped after it.
@@ -530,8 +594,8 @@ class ADNet(nn.Module):
         aligned[ref] = ref_pyramid[0]
         del ref_pyramid
         # 3.–4. attention and merging, in row bands when that bounds memory (inference on large frames)
-        if bands is not None and padded.shape[-2] > bands + 2 * self.merge_radius:
-            hdr, maps = self._merge_in_bands(ldr, aligned, bands), []
+        if merge_bands is not None and padded.shape[-2] > merge_bands + 2 * self.merge_radius:
+            hdr, maps = self._merge_in_bands(ldr, aligned, merge_bands), []
         else:
             hdr, maps = self.merge(ldr, aligned)
         # crop the padding back off: level l is cropped to ⌈H / 2^(l−1)⌉ × ⌈W / 2^(l−1)⌉

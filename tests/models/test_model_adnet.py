@@ -273,8 +273,8 @@ def test_training_steps_lower_the_loss(output):
 
 def test_merging_in_bands_equals_whole_frames(monkeypatch):
     assert ADNet(ADNetConfig.paper()).merge_radius == 37  # 1 + 2 + 1 + 3·5·2 + 1 + 2
-    whole = ADNet(dataclasses.replace(ADNetConfig.tiny(), band_rows=None))
-    banded = ADNet(dataclasses.replace(ADNetConfig.tiny(), band_rows=8))
+    whole = ADNet(dataclasses.replace(ADNetConfig.tiny(), band_rows=None, merge_band_rows=None))
+    banded = ADNet(dataclasses.replace(ADNetConfig.tiny(), band_rows=8, merge_band_rows=8))
     _randomise_offset_convs(whole)
     banded.load_state_dict(whole.state_dict())
     inputs = torch.rand(1, 3, 6, 60, 20)  # 60 rows > 8 + 2 · 13: 8 bands
@@ -293,6 +293,8 @@ def test_merging_in_bands_equals_whole_frames(monkeypatch):
     torch.testing.assert_close(banded(inputs, return_intermediates=True).output, expected, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="band_rows must be a positive int or None"):
         ADNet(dataclasses.replace(ADNetConfig.tiny(), band_rows=0))
+    with pytest.raises(ValueError, match="merge_band_rows must be a positive int or None"):
+        ADNet(dataclasses.replace(ADNetConfig.tiny(), merge_band_rows=2.5))
 
 
 def test_dcn_pack_in_bands_equals_whole():
@@ -304,3 +306,31 @@ def test_dcn_pack_in_bands_equals_whole():
     banded, no_offset, no_mask = pack(feat, offset_feat, band_rows=3)
     assert no_offset is None and no_mask is None
     torch.testing.assert_close(banded, whole, rtol=1e-5, atol=1e-6)
+
+
+def test_upsampled_rows_equal_rows_of_the_upsampling():
+    from hdredu.models.adnet import _upsample, _upsample_rows
+
+    x = torch.randn(1, 2, 9, 5)
+    full = _upsample(x)
+    for top in range(18):
+        for bottom in range(top + 1, 19):
+            torch.testing.assert_close(_upsample_rows(x, top, bottom), full[..., top:bottom, :], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("band_rows", [3, 5, 16])
+def test_pcd_in_bands_equals_whole(monkeypatch, band_rows):
+    # float64 and the aligned features themselves: the model output barely depends on the PCD at init
+    model = ADNet(ADNetConfig.tiny()).double()
+    _randomise_offset_convs(model, scale=0.2)
+    inputs = torch.rand(1, 3, 6, 44, 12, dtype=torch.float64)
+    nbr, ref = model.pyramid(inputs[:, 0, 3:]), model.pyramid(inputs[:, 1, 3:])
+    calls = []
+    spy = model.pcd._fine_levels_in_bands
+    monkeypatch.setattr(model.pcd, "_fine_levels_in_bands", lambda *a: calls.append(1) or spy(*a))
+    with torch.no_grad():
+        whole, offsets, _ = model.pcd(nbr, ref, keep_offsets=True)
+        banded, no_offsets, _ = model.pcd(nbr, ref, keep_offsets=False, band_rows=band_rows)
+    assert calls == [1] and no_offsets == {}
+    assert offsets["L1"].abs().mean() > 0.2 and whole.abs().mean() > 1e-3
+    torch.testing.assert_close(banded, whole, rtol=1e-10, atol=1e-12)
