@@ -103,3 +103,40 @@ def ssim_l2(
     similarity = structural_similarity_index_measure(pred, target, data_range=data_range)
     # λ_s·(1 − SSIM) + λ_2·MSE
     return ssim_weight * (1.0 - similarity) + l2_weight * F.mse_loss(pred, target)
+
+
+def ntire_mu_loss(pred: torch.Tensor, target: torch.Tensor, gamma: float = 2.24, percentile: float = 99.0,
+                  mu: float = MU) -> torch.Tensor:
+    """The NTIRE 2021 "mu-loss" that ADNet trains with, for gamma-encoded HDR (NTIRE ground truth exceeds 1).
+
+        P = pred^γ,  Y = target^γ                      linearise (γ = 2.24, the challenge's gamma)
+        n = 99th percentile of P                        a constant: computed without gradient, as the official
+                                                        code does (numpy, linear interpolation)
+        L = mean |T(tanh(P / n)) − T(tanh(Y / n))|      T = μ-law, μ = 5000
+
+    tanh(·/n) squashes the unbounded values into [0, 1) before the μ-law, with the prediction's own brightness
+    as the scale. The authors report that the percentile of the target works as well (liuzhen03/ADNet#15).
+
+    Args:
+        pred: (B, 3, H, W) or any shape, gamma-encoded HDR ≥ 0 (ADNet's ReLU output).
+        target: same shape, gamma-encoded ground truth.
+        gamma: γ of the linearisation (2.24); percentile: the normalising percentile (99); mu: μ (5000).
+    Returns:
+        scalar tensor, differentiable with respect to ``pred``.
+    Raises:
+        ValueError: ``pred`` has negative values (a fractional power of them is NaN).
+    Deviation: n is floored at 1e-8 so that an all-zero prediction (a dead ReLU) does not divide by zero.
+
+    Paper: Liu et al., "ADNet", CVPRW 2021 (official ``graphs/loss/muloss.py``); Pérez-Pellitero et al.,
+    "NTIRE 2021 Challenge on High Dynamic Range Imaging", CVPRW 2021 (the μ-PSNR it mirrors).
+    """
+    import numpy as np
+
+    _check_pair(pred, target)
+    if bool((pred.detach() < 0).any()):
+        raise ValueError("pred must be ≥ 0 (gamma-encoded HDR, e.g. after a ReLU) before the power γ; "
+                         f"got a minimum of {float(pred.detach().min()):.4g}")
+    pred_linear, target_linear = pred**gamma, target**gamma
+    norm = float(np.percentile(pred_linear.detach().float().cpu().numpy(), percentile))
+    norm = max(norm, 1e-8)
+    return F.l1_loss(mu_law(torch.tanh(pred_linear / norm), mu), mu_law(torch.tanh(target_linear / norm), mu))

@@ -2,7 +2,7 @@
 
 | task | models | input → target | data | metrics | baselines |
 |---|---|---|---|---|---|
-| ``merge`` | AHDRNet, ADNet | (N, 6, H, W) [LDR_i, LDR_i^γ/t_i] → (3, H, W) linear HDR | synthetic, kalantari:PATH | PSNR-μ, PSNR-L | reference frame alone, Debevec, Mertens |
+| ``merge`` | AHDRNet, ADNet | (N, 6, H, W) [LDR_i, LDR_i^γ/t_i] → (3, H, W) linear HDR | synthetic, kalantari:PATH, ntire:PATH | PSNR-μ, PSNR-L | reference frame alone, Debevec, Mertens |
 | ``operator`` | HDRNet | (3, H, W) display → (3, H, W) display | synthetic, fivek:PATH | PSNR (display), SSIM | input unchanged, unsharp mask, best global curve (oracle) |
 | ``itm`` | MQNet | (3, H, W) LDR → (3, H, W) HDR | (with MQNet) | | |
 | ``lowlight`` | ALEN, SID U-Net | (4, H/2, W/2) packed RAW × ratio → (3, H, W) sRGB | synthetic, sid:PATH | PSNR (display), SSIM | amplify + process, + NL-means denoiser |
@@ -90,6 +90,7 @@ LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "l1": F.l1_loss,
     "l2": F.mse_loss,
     "ssim_l2": losses.ssim_l2,
+    "ntire_mu": losses.ntire_mu_loss,
 }
 
 
@@ -141,6 +142,17 @@ def _kalantari(path, split, crop, length, seed):
     return _real_dataset(Kalantari)(path, split, crop, length, seed)
 
 
+def _ntire(path, split, crop, length, seed):
+    from hdredu.data.datasets import NTIRE2021
+
+    # hdredu's merge input [L, L^γ/t] with γ = 2.2 and a linear ground truth, like every other merge source
+    def loader(root, split, crop_size, seed):
+        return NTIRE2021(root, split, crop_size=crop_size, seed=seed, gamma=2.2, second_half="linear",
+                         linear_target=True)
+
+    return _real_dataset(loader)(path, split, crop, length, seed)
+
+
 def _merge_baselines(inputs: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
     stack = baselines.Exposures.from_model_input(inputs)
     return {"reference frame alone": baselines.reference_alone(stack), "Debevec": baselines.debevec_merge(stack),
@@ -156,6 +168,7 @@ MERGE = Task(
         "synthetic": DataSource(_synthetic_brackets, False,
                                 "brackets simulated from the bundled scenes (train: 4 scenes; test: 2 held out)"),
         "kalantari": DataSource(_kalantari, True, "the Kalantari SIGGRAPH'17 layout (Training/, Test/)"),
+        "ntire": DataSource(_ntire, True, "the NTIRE 2021 track-2 layout (<split>/<id>_short.png …, linear GT)"),
     },
     metrics=("psnr_mu", "psnr_l"),
     loss="mu_l1",

@@ -18,6 +18,7 @@ BRACKETS = Path(__file__).resolve().parents[1] / "data_samples" / "brackets"
 SMALL = {
     "ahdrnet": ["--preset", "tiny", "--set", "features=8", "--set", "growth=4", "--set", "dense_layers=2",
                 "--set", "blocks=1", "--crop", "32", "--val-crop", "32"],
+    "adnet": ["--preset", "tiny", "--crop", "32", "--val-crop", "32"],
     "hdrnet": ["--preset", "tiny", "--crop", "32", "--val-crop", "32"],
     "sid_unet": ["--preset", "tiny", "--crop", "32", "--val-crop", "32"],
     "alen": ["--preset", "tiny", "--crop", "32", "--val-crop", "32"],

@@ -7,6 +7,7 @@ its task (``hdredu.tasks``: "merge", "operator", "itm", "lowlight") and whether 
 
 from __future__ import annotations
 
+from hdredu.models.adnet import ADNet
 from hdredu.models.ahdrnet import AHDRNet
 from hdredu.models.alen import ALEN
 from hdredu.models.hdrnet import HDRNet
@@ -14,6 +15,7 @@ from hdredu.models.sid_unet import SIDUNet
 
 MODELS: dict[str, type] = {
     "ahdrnet": AHDRNet,
+    "adnet": ADNet,
     "hdrnet": HDRNet,
     "sid_unet": SIDUNet,
     "alen": ALEN,
