@@ -147,10 +147,30 @@ def quantize_network(model: nn.Module, calibration: Iterable[torch.Tensor], vari
     return convert_pt2e(prepared)
 
 
-def compile_cpu(module: nn.Module):
-    """Step 6: ``torch.compile`` with Inductor and constant freezing (folds weights, fuses int8 conv patterns)."""
+class CompiledCPU(nn.Module):
+    """``torch.compile`` (Inductor) of a module, always called without gradients and with constant freezing.
+
+    Freezing (``torch._inductor.config.freezing``) turns the weights into constants so Inductor can pre-pack them and
+    fuse dequantize → conv → quantize into one oneDNN int8 convolution; without it the int8 graph cannot compile.
+    It is set only around each call (``config.patch``), not for the whole process.
+    """
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = module
+        self.compiled = torch.compile(module)
+
+    def forward(self, *args):
+        with torch.no_grad(), torch._inductor.config.patch(freezing=True):
+            return self.compiled(*args)
+
+
+def compile_cpu(module: nn.Module) -> CompiledCPU:
+    """Step 6: Inductor with constant freezing; compiles on the first call (tens of seconds on a small CPU)."""
     check_int8_support(compile=True)
-    return torch.compile(module, options={"freezing": True})
+    import torch._inductor.config  # noqa: F401  (makes torch._inductor.config available for CompiledCPU)
+
+    return CompiledCPU(module)
 
 
 class QuantizedMQNet(nn.Module):
