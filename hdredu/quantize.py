@@ -215,7 +215,24 @@ def build_variant(model: nn.Module, variant: str, calibration: Iterable[torch.Te
     return QuantizedMQNet(compile_cpu(network) if compile else network, shape, variant)
 
 
-def model_bytes(model: nn.Module) -> int:
-    """Bytes of the parameters and buffers (int8 tensors count 1 byte per value): the stored model's size."""
+def model_bytes(model) -> int:
+    """Bytes of the weights a variant stores: parameters and buffers, or for an exported / converted graph the
+    constants its nodes read (int8 weights count 1 byte per value, their float scales and int64 zero points too).
+
+    Accepts an nn.Module, a GraphModule from :func:`quantize_network`, a :class:`CompiledCPU` or a
+    :class:`QuantizedMQNet` (both unwrapped to the graph they run).
+    """
+    while isinstance(model, (QuantizedMQNet, CompiledCPU)):
+        model = model.network if isinstance(model, QuantizedMQNet) else model.module
+    if isinstance(model, torch.fx.GraphModule):
+        tensors = {}
+        for node in model.graph.nodes:
+            if node.op == "get_attr":
+                value = model
+                for part in node.target.split("."):
+                    value = getattr(value, part)
+                if isinstance(value, torch.Tensor):
+                    tensors[node.target] = value
+        return sum(t.numel() * t.element_size() for t in tensors.values())
     tensors = list(model.parameters()) + list(model.buffers())
     return sum(t.numel() * t.element_size() for t in tensors)

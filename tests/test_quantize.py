@@ -61,6 +61,12 @@ def test_variants_stay_within_tolerance_of_fp32(variant, tiny_model, scene_crops
         assert all(all(flags) for flags in parts.values())
     if variant == "mixed":  # backbone + decoder int8, head FP32
         assert all(parts["backbone"]) and all(parts["decoder"]) and not any(parts["head"])
+    # stored weights: fp32 = 4 bytes per parameter (+ BN statistics); int8 variants store ≈ 1 byte per weight
+    fp32_bytes = quantize.model_bytes(tiny_model)
+    if variant == "fp32":
+        assert quantize.model_bytes(network) == fp32_bytes
+    else:
+        assert quantize.model_bytes(network) < 0.5 * fp32_bytes
 
 
 @pytest.mark.slow
