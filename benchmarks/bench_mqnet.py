@@ -140,7 +140,7 @@ def measure_in_subprocess(job: dict) -> dict | str:
         job = dict(job, result_path=str(Path(folder) / "result.pt"))
         env = dict(os.environ, OMP_NUM_THREADS=str(job["threads"]))  # Inductor's OpenMP kernels read it at start-up
         done = subprocess.run([sys.executable, __file__, "--child", json.dumps(job)], capture_output=True, text=True,
-                              env=env)
+                              env=env, check=False)
         if done.returncode != 0:
             lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
             return lines[-1] if lines else f"exit code {done.returncode}"

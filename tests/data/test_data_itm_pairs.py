@@ -6,7 +6,16 @@ import pytest
 import torch
 
 from hdredu.baselines import tonemap
-from hdredu.data.itm_pairs import TMOS, ITMPairs, apply_tmo, exposure_gamma, full_pairs, make_pair, min_max, tmo_counts
+from hdredu.data.itm_pairs import (
+    TMOS,
+    ITMPairs,
+    apply_tmo,
+    exposure_gamma,
+    full_pairs,
+    make_pair,
+    min_max,
+    tmo_counts,
+)
 from hdredu.data.samples import TEST_SCENES, load_sample
 
 

@@ -41,7 +41,7 @@ LAYOUT_HINT = (
 def _find_one(folder: Path, stem: str, suffixes: tuple[str, ...]) -> Path | None:
     """The file ``stem`` + one of ``suffixes`` (any letter case) in ``folder``, or None."""
     matches = [p for p in folder.iterdir() if p.is_file() and p.stem == stem and p.suffix.lower() in suffixes]
-    return sorted(matches)[0] if matches else None
+    return min(matches) if matches else None
 
 
 def _files_by_stem(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
