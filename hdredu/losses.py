@@ -140,3 +140,31 @@ def ntire_mu_loss(pred: torch.Tensor, target: torch.Tensor, gamma: float = 2.24,
     norm = float(np.percentile(pred_linear.detach().float().cpu().numpy(), percentile))
     norm = max(norm, 1e-8)
     return F.l1_loss(mu_law(torch.tanh(pred_linear / norm), mu), mu_law(torch.tanh(target_linear / norm), mu))
+
+
+def mqnet_loss(pred: torch.Tensor, target: torch.Tensor, cosine_weight: float = 0.1) -> torch.Tensor:
+    """MQNet's released training loss without its VGG term:  L = L2 + L1 + 0.1 · L_cos.
+
+        L2    = mean (ŷ − y)²,   L1 = mean |ŷ − y|          (on the min–max normalised HDR, no μ-law)
+        L_cos = 1 − ⟨ŷ / ‖ŷ‖, y / ‖y‖⟩                       one global cosine over the whole batch tensor
+
+    The released loss (BCJuan/ITMMQNet ``hdrml/losses.py``) also adds 0.05 · L_perc, the mean |φ(ŷ) − φ(y)| of
+    ImageNet VGG16 features (block1_pool … block3_pool). Those weights cannot be had offline (no torchvision, no
+    model hub in hdredu), so that term is left out here. ``tf.nn.l2_normalize`` without an axis normalises the
+    whole tensor, hence one cosine for the batch, not one per image.
+
+    Args:
+        pred: (B, 3, H, W) prediction ŷ (MQNet's output). target: same shape, y, normalised to [0, 1].
+        cosine_weight: weight of L_cos (0.1).
+    Returns:
+        scalar tensor.
+    Paper: Borrego-Carazo et al., BMVC 2021, Sec. 3.3 (loss); reference/mqnet.md §4.
+    """
+    _check_pair(pred, target)
+    l2 = F.mse_loss(pred, target)
+    l1 = F.l1_loss(pred, target)
+    # x / max(‖x‖, 1e-6): tf.nn.l2_normalize's guard against a zero tensor (it clamps ‖x‖² at 1e-12)
+    unit_pred = pred.flatten() / pred.norm().clamp_min(1e-6)
+    unit_target = target.flatten() / target.norm().clamp_min(1e-6)
+    cosine = 1.0 - (unit_pred * unit_target).sum()
+    return l2 + l1 + cosine_weight * cosine

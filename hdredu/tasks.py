@@ -1,11 +1,11 @@
 """What a model learns, and so what feeds it, what scores it and what it must beat: one :class:`Task` per kind.
 
-| task | models | input → target | data | metrics | baselines |
+| task | models | input → target | data (``--data``) | metrics | baselines |
 |---|---|---|---|---|---|
-| ``merge`` | AHDRNet, ADNet | (N, 6, H, W) [LDR_i, LDR_i^γ/t_i] → (3, H, W) linear HDR | synthetic, kalantari:PATH, ntire:PATH | PSNR-μ, PSNR-L | reference frame alone, Debevec, Mertens |
-| ``operator`` | HDRNet | (3, H, W) display → (3, H, W) display | synthetic, fivek:PATH | PSNR (display), SSIM | input unchanged, unsharp mask, best global curve (oracle) |
-| ``itm`` | MQNet | (3, H, W) LDR → (3, H, W) HDR | (with MQNet) | | |
-| ``lowlight`` | ALEN, SID U-Net | (4, H/2, W/2) packed RAW × ratio → (3, H, W) sRGB | synthetic, sid:PATH | PSNR (display), SSIM | amplify + process, + NL-means denoiser |
+| ``merge`` | AHDRNet, ADNet | (N, 6, H, W) [L_i, L_i^γ/t_i] → linear HDR | synthetic, kalantari:, ntire: | PSNR-μ, PSNR-L | reference frame, Debevec, Mertens |
+| ``operator`` | HDRNet | display picture → the operator's output | synthetic, fivek: | PSNR, SSIM | input, unsharp mask, global curve |
+| ``itm`` | MQNet | one LDR picture → HDR (min–max scaled) | synthetic, hdreye: | PSNR-μ, PU21-PSNR, HDR-VDP-2 Q | linearised LDR, inverse Reinhard |
+| ``lowlight`` | ALEN, SID U-Net | packed RAW × ratio (4, H/2, W/2) → sRGB | synthetic, sid: | PSNR, SSIM | amplify + process (+ NL-means) |
 
 Each model class names its task (``AHDRNet.task == "merge"``); the task, not the CLI or a notebook, knows the
 data sources, the input/target layout, the metrics, the loss and the baselines, so
@@ -91,6 +91,7 @@ LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "l2": F.mse_loss,
     "ssim_l2": losses.ssim_l2,
     "ntire_mu": losses.ntire_mu_loss,
+    "mqnet": losses.mqnet_loss,
 }
 
 
@@ -224,6 +225,53 @@ OPERATOR = Task(
 
 
 # ---------------------------------------------------------------------------------------------------------
+# itm: one tone-mapped LDR picture → its HDR radiance (MQNet).
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _synthetic_itm(path, split, crop, length, seed):
+    from hdredu.data import itm_pairs
+    from hdredu.data.samples import TEST_SCENES, load_sample
+
+    if split == "train":  # random operators, windows and flips, each drawn once
+        return itm_pairs.ITMPairs(crop_size=crop or 64, length=length, seed=seed, cache=False)
+    if crop is None:  # the held-out scenes, whole, through Reinhard's operator
+        return itm_pairs.full_pairs(TEST_SCENES)
+    return itm_pairs.ITMPairs([load_sample(n) for n in TEST_SCENES], crop_size=crop, length=length, seed=seed)
+
+
+def _hdreye(path, split, crop, length, seed):
+    from hdredu.data.datasets.hdreye import HDREye
+
+    if split == "train":
+        raise ValueError("HDR-Eye / HDR-Real are test sets: train on --data synthetic, evaluate on hdreye:PATH")
+    return HDREye(path, crop_size=crop, seed=seed)
+
+
+def _itm_baselines(inputs: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+    return {"LDR linearised": baselines.linearize(inputs),
+            "LDR linearised, exposure matched (oracle)": baselines.linearize(inputs, reference=target),
+            "inverse Reinhard (Banterle)": baselines.inverse_reinhard(inputs)}
+
+
+ITM = Task(
+    name="itm",
+    title="single-image inverse tone mapping",
+    inputs="3 H W",
+    target="3 H W",
+    data={
+        "synthetic": DataSource(_synthetic_itm, False,
+                                "LDR made from the bundled scenes by a random tone mapper (test: 2 held-out scenes)"),
+        "hdreye": DataSource(_hdreye, True, "HDR-Eye / HDR-Real in the SingleHDR layout (a test set)"),
+    },
+    metrics=("psnr_mu", "pu21_psnr", "hdrvdp2_q"),
+    loss="mqnet",
+    baselines=_itm_baselines,
+    defaults={"crop": 64, "val_crop": 128, "lr": 1e-4},
+)
+
+
+# ---------------------------------------------------------------------------------------------------------
 # lowlight: a dark packed RAW frame → a well-exposed sRGB picture (ALEN, SID U-Net).
 # ---------------------------------------------------------------------------------------------------------
 
@@ -269,7 +317,7 @@ LOWLIGHT = Task(
 )
 
 
-TASKS: dict[str, Task] = {task.name: task for task in (MERGE, OPERATOR, LOWLIGHT)}
+TASKS: dict[str, Task] = {task.name: task for task in (MERGE, OPERATOR, ITM, LOWLIGHT)}
 
 
 def task_of(model_or_class) -> Task:

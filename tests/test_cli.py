@@ -20,6 +20,7 @@ SMALL = {
                 "--set", "blocks=1", "--crop", "32", "--val-crop", "32"],
     "adnet": ["--preset", "tiny", "--crop", "32", "--val-crop", "32"],
     "hdrnet": ["--preset", "tiny", "--crop", "32", "--val-crop", "32"],
+    "mqnet": ["--preset", "tiny", "--crop", "32", "--val-crop", "32"],
     "sid_unet": ["--preset", "tiny", "--crop", "32", "--val-crop", "32"],
     "alen": ["--preset", "tiny", "--crop", "32", "--val-crop", "32"],
 }

@@ -63,14 +63,26 @@ def reinhard(hdr: torch.Tensor, key: float = 0.18, white: float | None = None, g
     return gamma_encode(display, gamma)
 
 
-def exposure_tonemap(hdr: torch.Tensor, exposure: float | None = None, gamma: float = 2.2) -> torch.Tensor:
+def exposure_tonemap(hdr: torch.Tensor, exposure: float | None = None, gamma: float = 2.2,
+                     percentile: float = 99.0) -> torch.Tensor:
     """The simplest display: scale, clip to [0, 1], gamma.  V = clip(k · H)^(1/γ).
 
-    ``exposure`` is k; None puts the 99th percentile of all values at 1 (a robust auto-exposure).
+    ``exposure`` is k; None puts the ``percentile``-th percentile of all values at 1 (a robust auto-exposure;
+    the brightest (100 − p) % clip).
     """
     if exposure is None:
-        exposure = 1.0 / float(torch.quantile(hdr.detach().float().flatten(), 0.99).clamp_min(1e-8))
+        if not 0 < percentile <= 100:
+            raise ValueError(f"percentile must be in (0, 100]; got {percentile}")
+        white = torch.quantile(hdr.detach().flatten().double(), percentile / 100.0).clamp_min(1e-12)
+        exposure = 1.0 / float(white)
     return gamma_encode(hdr * exposure, gamma)
+
+
+def min_max(image: torch.Tensor) -> torch.Tensor:
+    """(x − min x) / (max x − min x) over each (C, H, W) image of (C, H, W) or (B, C, H, W) (a constant image → 0)."""
+    dims = (-3, -2, -1)
+    low, high = image.amin(dim=dims, keepdim=True), image.amax(dim=dims, keepdim=True)
+    return (image - low) / (high - low).clamp_min(1e-12)
 
 
 def rgb_luminance(rgb: torch.Tensor) -> torch.Tensor:

@@ -11,12 +11,14 @@ from hdredu.models.adnet import ADNet
 from hdredu.models.ahdrnet import AHDRNet
 from hdredu.models.alen import ALEN
 from hdredu.models.hdrnet import HDRNet
+from hdredu.models.mqnet import MQNet
 from hdredu.models.sid_unet import SIDUNet
 
 MODELS: dict[str, type] = {
     "ahdrnet": AHDRNet,
     "adnet": ADNet,
     "hdrnet": HDRNet,
+    "mqnet": MQNet,
     "sid_unet": SIDUNet,
     "alen": ALEN,
 }
