@@ -388,12 +388,7 @@ def simulate_brackets(hdr: torch.Tensor, capture: Capture | None = None, *, obje
     if not torch.isfinite(hdr).all() or (hdr < 0).any():
         raise ValueError(f"hdr must hold finite, non-negative radiance; got min {float(hdr.min()):.3g}, "
                          f"max {float(hdr.max()):.3g} (clip negatives, replace NaN/Inf first)")
-    capture = Capture() if capture is None else capture
-    unknown = sorted(set(capture_fields) - {f.name for f in dataclasses.fields(Capture)})
-    if unknown:
-        raise TypeError(f"simulate_brackets got unknown keyword(s) {unknown}; capture fields are "
-                        f"{[f.name for f in dataclasses.fields(Capture)]}")
-    capture = dataclasses.replace(capture, **capture_fields)
+    capture = _replace_fields(Capture() if capture is None else capture, capture_fields, "simulate_brackets")
     n_frames, ref_idx = len(capture.exposure_stops), capture.reference
     generator = torch.Generator().manual_seed(seed)
     times = torch.tensor([2.0**ev for ev in capture.exposure_stops], dtype=torch.float32)
@@ -419,6 +414,15 @@ def simulate_brackets(hdr: torch.Tensor, capture: Capture | None = None, *, obje
         flow=flow,
         capture=capture,
     )
+
+
+def _replace_fields(capture: Capture, fields: dict, caller: str) -> Capture:
+    """``capture`` with some fields replaced; unknown names raise a TypeError that lists the fields."""
+    names = [f.name for f in dataclasses.fields(Capture)]
+    unknown = sorted(set(fields) - set(names))
+    if unknown:
+        raise TypeError(f"{caller} got unknown keyword(s) {unknown}; capture fields are {names}")
+    return dataclasses.replace(capture, **fields) if fields else capture
 
 
 def _moving_scene(scene, n_frames, ref_idx, capture, object_source, generator):
@@ -486,14 +490,15 @@ class BracketDataset(torch.utils.data.Dataset):
         seed: base seed; item k uses seed·1_000_003 + k.
         conditions: a :class:`CaptureDistribution` drawn once per item (default: the package's training
             recipe, :meth:`CaptureDistribution.default`), or one fixed :class:`Capture` for every item.
-        motion: None = as ``conditions`` says; True / False switches the moving object and jitter on / off.
+        **capture_fields: :class:`Capture` fields fixed for every item, replacing the drawn values, e.g.
+            ``motion=False`` (tripod shots) or ``saturated_fraction=0.3``.
     Yields:
         (inputs (N, 6, s, s), target (3, s, s)) — the model input [LDR, L^γ/t] (t from each bracket's own
         exposure times) and the ground truth.
     """
 
     def __init__(self, scenes=None, crop_size: int = 64, length: int = 256, seed: int = 0,
-                 conditions: CaptureDistribution | Capture | None = None, motion: bool | None = None):
+                 conditions: CaptureDistribution | Capture | None = None, **capture_fields):
         if scenes is None:
             from hdredu.data.samples import TRAIN_SCENES, load_sample
 
@@ -508,16 +513,17 @@ class BracketDataset(torch.utils.data.Dataset):
             if min(sizes["H"], sizes["W"]) < crop_size:
                 raise ValueError(f"scenes[{k}] is {sizes['H']}x{sizes['W']}, smaller than crop_size={crop_size}")
         self.scenes, self.crop_size, self.length, self.seed = scenes, crop_size, length, seed
-        self.conditions, self.motion = conditions, motion
+        _replace_fields(Capture(), capture_fields, "BracketDataset")  # unknown names fail here, not per item
+        self.conditions, self.capture_fields = conditions, capture_fields
 
     def __len__(self) -> int:
         return self.length
 
     def _draw_capture(self, generator: torch.Generator) -> Capture:
-        """The fixed capture, or one drawn from the distribution; ``motion`` overrides when set."""
+        """The fixed capture, or one drawn from the distribution; then the fixed ``capture_fields``."""
         fixed = isinstance(self.conditions, Capture)
         capture = self.conditions if fixed else self.conditions.sample(generator)
-        return capture if self.motion is None else dataclasses.replace(capture, motion=self.motion)
+        return _replace_fields(capture, self.capture_fields, "BracketDataset")
 
     def brackets(self, index: int) -> Brackets:
         """The full :class:`Brackets` (masks, flow and capture included) behind item ``index``."""

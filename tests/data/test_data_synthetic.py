@@ -200,6 +200,9 @@ def test_dataset_saturated_range_sets_the_clipped_share(small_scenes):
     assert sorted(low_shares)[3] < 0.1 < 0.25 < sorted(high_shares)[2], (low_shares, high_shares)
     fixed = BracketDataset(small_scenes, crop_size=32, length=2, seed=0, conditions=Capture(saturated_fraction=0.03))
     assert _clipped_share(fixed.brackets(0)) < 0.1, "a fixed Capture is used for every item"
+    overridden = BracketDataset(small_scenes, crop_size=32, length=2, seed=0,
+                                conditions=CaptureDistribution(saturated_range=(0.3, 0.35), **still), saturated_fraction=0.03)
+    assert _clipped_share(overridden.brackets(0)) < 0.1, "a fixed saturated_fraction overrides the range"
 
 
 def test_dataset_draws_its_conditions_and_the_input_uses_each_brackets_own_times(small_scenes):
@@ -215,13 +218,15 @@ def test_dataset_draws_its_conditions_and_the_input_uses_each_brackets_own_times
     assert {2.0, 3.0} <= spacings <= {1.0, 2.0, 3.0, 4.0}, spacings
 
 
-def test_dataset_with_a_fixed_capture_and_the_motion_override(small_scenes):
+def test_dataset_with_a_fixed_capture_and_fixed_fields(small_scenes):
     capture = Capture(exposure_stops=(0, 3, 6), crf="filmic", bits=16)
     dataset = BracketDataset(small_scenes, crop_size=16, length=3, seed=0, conditions=capture)
     assert all(dataset.brackets(i).capture == capture for i in range(3))
     static = BracketDataset(small_scenes, crop_size=16, length=3, seed=0, conditions=capture, motion=False)
-    assert all(not static.brackets(i).capture.motion and float(static.brackets(i).motion_mask.sum()) == 0
-               for i in range(3))
+    assert all(static.brackets(i).capture == Capture(exposure_stops=(0, 3, 6), crf="filmic", bits=16, motion=False)
+               and float(static.brackets(i).motion_mask.sum()) == 0 for i in range(3))
+    with pytest.raises(TypeError, match=re.escape("BracketDataset got unknown keyword(s) ['saturated_range']")):
+        BracketDataset(small_scenes, crop_size=16, saturated_range=(0.1, 0.2))
 
 
 def test_dataset_default_scenes_are_the_training_samples():
