@@ -10,8 +10,15 @@ import pytest
 import torch
 
 from hdredu.data.samples import SCENES, load_sample
-from hdredu.data.synthetic import (HOT_SPOT_RADIANCE, BracketDataset, Capture, CaptureDistribution, simulate_brackets,
-                                   translate, warp)
+from hdredu.data.synthetic import (
+    HOT_SPOT_RADIANCE,
+    BracketDataset,
+    Capture,
+    CaptureDistribution,
+    simulate_brackets,
+    translate,
+    warp,
+)
 
 
 @pytest.fixture(scope="module")
