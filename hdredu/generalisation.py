@@ -33,7 +33,7 @@ METHODS = ("model", "reference alone", "Debevec")
 
 
 def condition_grid(base: Capture | None = None) -> dict[str, Capture]:
-    """Named held-out capture conditions, each a :class:`Capture` that differs from ``base`` in one respect.
+    """Named held-out capture conditions, each a :class:`Capture` that differs from ``base`` in one or two respects.
 
     ``base`` (default: 3 frames, 10 % of the reference clipped, gamma CRF, 8-bit, default noise and motion)
     is the "2 stops" row. How often the default training recipe draws each condition:
@@ -42,7 +42,7 @@ def condition_grid(base: Capture | None = None) -> dict[str, Capture]:
     |---|---|---|
     | ``1 stop`` … ``4 stops`` | EV spacing 1, 2, 3, 4 (times 1:2:4 … 1:16:256) | 10 %, 40 %, 40 %, 10 % |
     | ``bright light, 3 stops`` | 30 % clipped and a light source of radius 8 % of the side | hot spots: 10 %, radius ≤ 6 % |
-    | ``filmic CRF, 2 stops`` | the S-shaped response the input's L^2.2 does not invert | 20 % |
+    | ``filmic CRF, 2 stops`` | the S-shaped response the input's L^2.2 does not invert | none |
     | ``16-bit, 2 stops`` | 16-bit frames instead of 8-bit | 20 % |
     """
     base = Capture(saturated_fraction=0.1) if base is None else base

@@ -90,12 +90,13 @@ def test_rows_score_the_model_against_the_baselines():
     assert len(table.splitlines()) == 2 + len(rows)
 
 
-# Floor for the tiny network after 300 steps: PSNR-μ on every condition. Measured (crops of 64, seed 0):
-# 23.5 dB (filmic CRF) to 32.2 dB (1 stop); the untrained network scores 6.6–8.6 dB.
-FLOOR_DB = 20.0
+# Floors for the tiny network after 300 steps on the default recipe (crops of 64, seed 0). Measured: 26.6 dB
+# (bright light) to 33.2 dB (2 stops) on the gamma conditions; 20.8 dB under the filmic response, which the
+# recipe never draws; the untrained network scores 6.6–8.6 dB everywhere.
+FLOOR_DB, FLOOR_UNSEEN_CRF_DB = 24.0, 15.0
 
 
-@pytest.mark.slow  # ≈ 30 s with OMP_NUM_THREADS=1 on a calm 2-core machine (≈ 100 s when it is shared)
+@pytest.mark.slow  # 25 s with OMP_NUM_THREADS=1 on a quiet 2-core machine (≈ 100 s when 7 jobs share it)
 def test_training_on_the_default_recipe_helps_on_every_held_out_condition():
     seed_everything(0)
     untrained = build_model("ahdrnet", "tiny")
@@ -108,4 +109,5 @@ def test_training_on_the_default_recipe_helps_on_every_held_out_condition():
     after = {r["condition"]: r["model"] for r in evaluate_conditions(model, brackets_per_condition=1, crop_size=64)}
     for name in condition_grid():
         assert after[name] > before[name] + 10, (name, before[name], after[name])
-        assert after[name] > FLOOR_DB, (name, after[name])
+        floor = FLOOR_UNSEEN_CRF_DB if name.startswith("filmic") else FLOOR_DB
+        assert after[name] > floor, (name, after[name], floor)
