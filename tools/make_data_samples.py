@@ -1,9 +1,12 @@
 """Rebuild data_samples/ from the CC0 HDRIs (Blender studio lights, by Greg Zaal / Poly Haven).
 
     python tools/make_data_samples.py ../shared/hdri/blender-studiolights
+    python tools/make_data_samples.py --brackets-only      # keep the scenes, re-simulate the bracket sets
 
 Crops a 256×384 window around the horizon of each 512×1024 equirectangular HDRI, stores it as a
-half-float EXR (tiny negative values left by DWAB compression clipped to 0), then writes MANIFEST.tsv (file, sha256, bytes, source, licence) and the bracket sets.
+half-float EXR (tiny negative values left by DWAB compression clipped to 0), then writes the bracket sets
+(``hdredu.data.samples.BRACKET_SETS``, simulated from the bundled crops) and MANIFEST.tsv (file, sha256,
+bytes, source, licence). Simulation is deterministic: re-running leaves existing sets byte-identical.
 """
 
 from __future__ import annotations
@@ -30,16 +33,20 @@ CROP_SIZE = (256, 384)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("source", type=Path, help="folder with the Blender studio-light EXRs and license.txt")
+    parser.add_argument("source", type=Path, nargs="?", help="folder with the Blender studio-light EXRs and license.txt")
+    parser.add_argument("--brackets-only", action="store_true", help="keep the bundled scenes; rewrite the bracket sets")
     args = parser.parse_args()
+    if (args.source is None) != args.brackets_only:
+        parser.error("give the source folder, or --brackets-only (not both)")
     out = samples.SAMPLES_DIR
     out.mkdir(exist_ok=True)
-    height, width = CROP_SIZE
-    for name, (top, left) in CROPS.items():
-        image = io.read_hdr(args.source / f"{name}.exr")
-        crop = image[top : top + height, left : left + width].clip(0.0, None)  # DWAB leaves tiny negatives
-        io.write_hdr(out / f"{name}.exr", crop, half=True)
-    shutil.copy(args.source / "license.txt", out / "LICENSE-hdri.txt")
+    if not args.brackets_only:
+        height, width = CROP_SIZE
+        for name, (top, left) in CROPS.items():
+            image = io.read_hdr(args.source / f"{name}.exr")
+            crop = image[top : top + height, left : left + width].clip(0.0, None)  # DWAB leaves tiny negatives
+            io.write_hdr(out / f"{name}.exr", crop, half=True)
+        shutil.copy(args.source / "license.txt", out / "LICENSE-hdri.txt")
     samples.write_bracket_sets()
     samples.write_manifest()
     print(f"wrote {out}")

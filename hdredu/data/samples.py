@@ -3,7 +3,8 @@
     data_samples/
         city.exr courtyard.exr forest.exr interior.exr studio.exr sunset.exr   256×384 half-float crops
         LICENSE-hdri.txt                                                      CC0, Greg Zaal (Poly Haven)
-        brackets/<split>/<set>/   ldr_0.png ldr_1.png ldr_2.png exposure.txt HDRImg.hdr  (Kalantari layout)
+        brackets/<split>/<set>/   ldr_0.png ldr_1.png ldr_2.png exposure.txt HDRImg.hdr  (Kalantari layout;
+                                  EV 0/2/4 and, in sunset_motion_3stops, EV 0/3/6 as in Kalantari's data)
         MANIFEST.tsv                                                          file, sha256, bytes, source, licence
 
 Every file is checked against its sha256 in the manifest when first loaded. Nothing is ever downloaded;
@@ -18,6 +19,7 @@ import functools
 import hashlib
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -28,11 +30,24 @@ SCENES = ("city", "courtyard", "forest", "interior", "studio", "sunset")
 TRAIN_SCENES = ("city", "forest", "interior", "studio")
 TEST_SCENES = ("courtyard", "sunset")  # held out from training in the notebooks
 BRACKETS_DIR = SAMPLES_DIR / "brackets"
-# (split folder, set name, scene, motion, seed): the pre-simulated sets, Kalantari layout.
+
+
+class BracketSet(NamedTuple):
+    """One pre-simulated bracket set in ``data_samples/brackets``, Kalantari layout."""
+
+    split: str  # folder under brackets/: "Training" or "Test/EXTRA"
+    name: str  # the set's folder
+    scene: str  # the bundled scene it was simulated from
+    motion: bool  # moving object and camera jitter, or a tripod shot
+    seed: int  # simulate_brackets seed
+    exposure_stops: tuple[float, ...] = (0.0, 2.0, 4.0)  # EV per frame, written to exposure.txt
+
+
 BRACKET_SETS = (
-    ("Training", "forest_motion", "forest", True, 1),
-    ("Test/EXTRA", "courtyard_static", "courtyard", False, 2),
-    ("Test/EXTRA", "courtyard_motion", "courtyard", True, 2),
+    BracketSet("Training", "forest_motion", "forest", True, 1),
+    BracketSet("Test/EXTRA", "courtyard_static", "courtyard", False, 2),
+    BracketSet("Test/EXTRA", "courtyard_motion", "courtyard", True, 2),
+    BracketSet("Test/EXTRA", "sunset_motion_3stops", "sunset", True, 3, (0.0, 3.0, 6.0)),
 )
 SOURCE = "Blender studio lights (Poly Haven, Greg Zaal), crop"
 LICENCE = "CC0-1.0"
@@ -84,12 +99,12 @@ def write_bracket_sets() -> None:
     """(Re)write the pre-simulated bracket sets in the Kalantari SIGGRAPH'17 layout (8-bit PNG frames)."""
     from hdredu.data.synthetic import simulate_brackets
 
-    for split, set_name, scene, motion, seed in BRACKET_SETS:
-        folder = BRACKETS_DIR / split / set_name
+    for split, set_name, scene, motion, seed, stops in BRACKET_SETS:
+        folder = SAMPLES_DIR / "brackets" / split / set_name
         folder.mkdir(parents=True, exist_ok=True)
         hdr = io.to_tensor(io.read_hdr(SAMPLES_DIR / f"{scene}.exr"))
         other = io.to_tensor(io.read_hdr(SAMPLES_DIR / "forest.exr" if scene != "forest" else SAMPLES_DIR / "city.exr"))
-        brackets = simulate_brackets(hdr, motion=motion, object_source=other, seed=seed)
+        brackets = simulate_brackets(hdr, exposure_stops=stops, motion=motion, object_source=other, seed=seed)
         for i, frame in enumerate(brackets.ldr):
             io.write_ldr(folder / f"ldr_{i}.png", io.to_numpy(frame), bits=8)
         stops = torch.log2(brackets.exposure_times)

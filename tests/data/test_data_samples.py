@@ -102,3 +102,45 @@ def test_unlisted_file_is_refused(samples_copy):
 def test_unknown_name_lists_the_choices():
     with pytest.raises(ValueError, match=re.escape(f"unknown sample 'beach'; choose one of {NAMES}")):
         samples.load_sample("beach")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The pre-simulated bracket sets.
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_bracket_sets_hold_both_spacings():
+    stops = {}
+    for bracket_set in samples.BRACKET_SETS:
+        folder = samples.BRACKETS_DIR / bracket_set.split / bracket_set.name
+        text = (folder / "exposure.txt").read_text().split()
+        stops[bracket_set.name] = tuple(float(ev) for ev in text)
+        assert stops[bracket_set.name] == bracket_set.exposure_stops
+        assert sorted(p.name for p in folder.iterdir()) == ["HDRImg.hdr", "exposure.txt", "ldr_0.png", "ldr_1.png", "ldr_2.png"]
+    assert stops["sunset_motion_3stops"] == (0.0, 3.0, 6.0)
+    assert stops["courtyard_motion"] == (0.0, 2.0, 4.0)
+
+
+def test_bracket_sets_are_rebuilt_from_the_simulator(samples_copy):
+    # The simulator is deterministic: rewriting the sets from the bundled scenes reproduces them (a change to the
+    # simulator's defaults or draw order shows up here). On this machine the files come back byte for byte; the
+    # test allows a 1-code difference in a few pixels, as another CPU may round a float differently.
+    original = {p.relative_to(samples_copy).as_posix(): p.read_bytes()
+                for p in (samples_copy / "brackets").rglob("*") if p.is_file()}
+    shutil.rmtree(samples_copy / "brackets")
+    samples.write_bracket_sets()
+    written = sorted(p.relative_to(samples_copy).as_posix() for p in (samples_copy / "brackets").rglob("*") if p.is_file())
+    assert written == sorted(original) == sorted(name for name in samples.manifest() if name.startswith("brackets/"))
+    for name in written:
+        path = samples_copy / name
+        if path.suffix == ".txt":
+            assert path.read_bytes() == original[name], name
+            continue
+        reference = samples_copy / ("original" + path.suffix)  # the bundled file, to read back
+        reference.write_bytes(original[name])
+        if path.suffix == ".png":
+            new, old = (torch.from_numpy(samples.io.read_ldr(p) * 255).round() for p in (path, reference))
+            assert float((new - old).abs().max()) <= 1 and float((new != old).float().mean()) < 1e-3, name
+        else:
+            torch.testing.assert_close(samples.io.to_tensor(samples.io.read_hdr(path)),
+                                       samples.io.to_tensor(samples.io.read_hdr(reference)), rtol=2e-2, atol=1e-5, msg=name)

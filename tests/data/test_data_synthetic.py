@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import re
 
 import pytest
 import torch
 
 from hdredu.data.samples import SCENES, load_sample
-from hdredu.data.synthetic import BracketDataset, simulate_brackets
+from hdredu.data.synthetic import (
+    HOT_SPOT_RADIANCE,
+    BracketDataset,
+    Capture,
+    CaptureDistribution,
+    simulate_brackets,
+    translate,
+    warp,
+)
 
 
 @pytest.fixture(scope="module")
@@ -186,15 +196,44 @@ def _clipped_share(brackets):
 
 
 def test_dataset_saturated_range_sets_the_clipped_share(small_scenes):
-    low = BracketDataset(small_scenes, crop_size=32, length=6, motion=False, seed=0, saturated_range=(0.02, 0.04))
-    high = BracketDataset(small_scenes, crop_size=32, length=6, motion=False, seed=0, saturated_range=(0.3, 0.35))
+    still = dict(motion=False, crfs=(("gamma", 1.0),), bits=((8, 1.0),), hot_spot_probability=0.0)
+    low = BracketDataset(small_scenes, crop_size=32, length=6, seed=0,
+                         conditions=CaptureDistribution(saturated_range=(0.02, 0.04), **still))
+    high = BracketDataset(small_scenes, crop_size=32, length=6, seed=0,
+                          conditions=CaptureDistribution(saturated_range=(0.3, 0.35), **still))
     low_shares = [_clipped_share(low.brackets(i)) for i in range(6)]
     high_shares = [_clipped_share(high.brackets(i)) for i in range(6)]
     # 8-bit noise around the clip level can add a few clipped pixels; the medians follow the ranges
     assert sorted(low_shares)[3] < 0.1 < 0.25 < sorted(high_shares)[2], (low_shares, high_shares)
-    fixed = BracketDataset(small_scenes, crop_size=32, length=2, motion=False, seed=0, saturated_range=(0.3, 0.35),
-                           saturated_fraction=0.03)
-    assert _clipped_share(fixed.brackets(0)) < 0.1, "a fixed saturated_fraction overrides the range"
+    fixed = BracketDataset(small_scenes, crop_size=32, length=2, seed=0, conditions=Capture(saturated_fraction=0.03))
+    assert _clipped_share(fixed.brackets(0)) < 0.1, "a fixed Capture is used for every item"
+    overridden = BracketDataset(small_scenes, crop_size=32, length=2, seed=0,
+                                conditions=CaptureDistribution(saturated_range=(0.3, 0.35), **still), saturated_fraction=0.03)
+    assert _clipped_share(overridden.brackets(0)) < 0.1, "a fixed saturated_fraction overrides the range"
+
+
+def test_dataset_draws_its_conditions_and_the_input_uses_each_brackets_own_times(small_scenes):
+    dataset = BracketDataset(small_scenes, crop_size=16, length=40, seed=0)
+    spacings = set()
+    for index in range(len(dataset)):
+        brackets = dataset.brackets(index)
+        spacing = brackets.capture.spacing
+        spacings.add(spacing)
+        torch.testing.assert_close(brackets.exposure_times, torch.tensor([1.0, 2**spacing, 4**spacing]))
+        inputs, _ = dataset[index]
+        torch.testing.assert_close(inputs[:, 3:], brackets.ldr**2.2 / brackets.exposure_times.view(3, 1, 1, 1))
+    assert {2.0, 3.0} <= spacings <= {1.0, 2.0, 3.0, 4.0}, spacings
+
+
+def test_dataset_with_a_fixed_capture_and_fixed_fields(small_scenes):
+    capture = Capture(exposure_stops=(0, 3, 6), crf="filmic", bits=16)
+    dataset = BracketDataset(small_scenes, crop_size=16, length=3, seed=0, conditions=capture)
+    assert all(dataset.brackets(i).capture == capture for i in range(3))
+    static = BracketDataset(small_scenes, crop_size=16, length=3, seed=0, conditions=capture, motion=False)
+    assert all(static.brackets(i).capture == Capture(exposure_stops=(0, 3, 6), crf="filmic", bits=16, motion=False)
+               and float(static.brackets(i).motion_mask.sum()) == 0 for i in range(3))
+    with pytest.raises(TypeError, match=re.escape("BracketDataset got unknown keyword(s) ['saturated_range']")):
+        BracketDataset(small_scenes, crop_size=16, saturated_range=(0.1, 0.2))
 
 
 def test_dataset_default_scenes_are_the_training_samples():
@@ -253,5 +292,206 @@ def test_dataset_bad_inputs(small_scenes):
         BracketDataset([], crop_size=16)
     with pytest.raises(ValueError, match=re.escape("scenes[0] must have shape (3 H W)")):
         BracketDataset([torch.rand(96, 128)], crop_size=16)
-    with pytest.raises(ValueError, match=re.escape("saturated_range must be (low, high)")):
-        BracketDataset(small_scenes, crop_size=16, saturated_range=(0.4, 0.2))
+    with pytest.raises(TypeError, match="conditions must be a CaptureDistribution or a Capture; got dict"):
+        BracketDataset(small_scenes, crop_size=16, conditions={"saturated_fraction": 0.3})
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Capture: the conditions as one value.
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_capture_and_keyword_fields_give_the_same_brackets(scene):
+    capture = Capture(exposure_stops=(0, 3, 6), saturated_fraction=0.2, crf="filmic", bits=16, jitter_px=0.5)
+    from_capture = simulate_brackets(scene, capture, seed=4)
+    from_fields = simulate_brackets(scene, seed=4, exposure_stops=(0, 3, 6), saturated_fraction=0.2, crf="filmic",
+                                    bits=16, jitter_px=0.5)
+    replaced = simulate_brackets(scene, Capture(crf="filmic"), seed=4, exposure_stops=[0, 3, 6], saturated_fraction=0.2,
+                                 bits=16, jitter_px=0.5)
+    for other in (from_fields, replaced):
+        assert torch.equal(from_capture.ldr, other.ldr) and torch.equal(from_capture.flow, other.flow)
+    assert from_capture.capture == capture and from_capture.crf == "filmic"
+    codes = from_capture.ldr * 65535  # 16-bit frames
+    torch.testing.assert_close(codes, codes.round(), rtol=0, atol=2e-2)
+    assert not torch.equal(codes, (from_capture.ldr * 255).round() * 257)
+
+
+def test_capture_defaults_are_the_classic_bracket():
+    capture = Capture()
+    assert (capture.exposure_stops, capture.reference, capture.saturated_fraction, capture.crf, capture.bits) == \
+           ((0.0, 2.0, 4.0), 1, 0.05, "gamma", 8)
+    assert (capture.shot, capture.read, capture.motion, capture.jitter_px, capture.object_shift) == (1e-4, 3e-4, True, 1.5, 0.35)
+    assert capture.spacing == 2.0 and Capture(exposure_stops=(0, 1, 4)).spacing is None
+    assert Capture(exposure_stops=[0, 3, 6]).describe() == "EV 0/3/6, 5 % clipped, gamma, 8-bit"
+    assert hash(Capture(exposure_stops=[0, 3, 6])) == hash(Capture(exposure_stops=(0, 3, 6)))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        capture.crf = "filmic"
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"saturated_fraction": 1.0}, "saturated_fraction must be in [0, 1); got 1.0"),
+    ({"hot_spot": -0.1}, "hot_spot must be a radius in [0, 0.5) of the smaller side; got -0.1"),
+    ({"crf": "linear"}, "crf must be one of ['filmic', 'gamma']; got 'linear'"),
+    ({"shot": -1.0}, "shot and read must be ≥ 0; got shot=-1.0, read=0.0003"),
+    ({"bits": 0}, "bits must be in [1, 16] or None; got 0"),
+    ({"jitter_px": -1}, "jitter_px must be ≥ 0; got -1"),
+    ({"object_shift_px": -2.0}, "object_shift_px must be ≥ 0 or None; got -2.0"),
+    ({"exposure_stops": (0, 2), "ref_idx": 2}, "ref_idx must be in [0, 1]; got 2"),
+])
+def test_capture_validation_names_the_field(fields, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Capture(**fields)
+
+
+def test_unknown_simulator_keyword(scene):
+    with pytest.raises(TypeError, match=re.escape("simulate_brackets got unknown keyword(s) ['exposures']")):
+        simulate_brackets(scene, exposures=(0, 2, 4))
+
+
+def test_hot_spot_is_a_light_only_the_shortest_frame_holds(scene):
+    plain = simulate_brackets(scene, motion=False, shot=0.0, read=0.0, bits=None, seed=0)
+    lit = simulate_brackets(scene, motion=False, shot=0.0, read=0.0, bits=None, seed=0, hot_spot=0.1)
+    light = lit.hdr.amin(dim=0) >= HOT_SPOT_RADIANCE - 1e-6  # (H, W)
+    area = math.pi * (0.1 * 96) ** 2
+    assert 0.5 * area < float(light.sum()) < 1.2 * area
+    assert bool((lit.saturation_mask[1, 0][light] == 1).all() and (lit.saturation_mask[0, 0][light] == 0).all())
+    torch.testing.assert_close(lit.linearised()[0][:, light], lit.hdr[:, light])  # the short frame sees it exactly
+    far = ~(torch.nn.functional.max_pool2d(light[None, None].float(), 9, 1, 4)[0, 0] > 0)
+    torch.testing.assert_close(lit.hdr[:, far], plain.hdr[:, far])  # the rest of the scene is unchanged
+
+
+# ---------------------------------------------------------------------------------------------------------
+# CaptureDistribution: the training recipe.
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _draws(distribution, n=2000, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return [distribution.sample(generator) for _ in range(n)]
+
+
+def test_default_recipe_draws_the_stated_mix():
+    draws = _draws(CaptureDistribution.default())
+    share = lambda predicate: sum(map(predicate, draws)) / len(draws)  # noqa: E731
+    # Stated weights: spacing 1/2/3/4 stops 0.1/0.4/0.4/0.1, gamma only, 8-bit 0.8, hot spot 0.1 (±3.5 σ at n = 2000).
+    for stops, weight in ((1.0, 0.1), (2.0, 0.4), (3.0, 0.4), (4.0, 0.1)):
+        assert share(lambda c: c.exposure_stops == (0.0, stops, 2 * stops)) == pytest.approx(weight, abs=0.04)
+    assert all(c.crf == "gamma" for c in draws)
+    assert share(lambda c: c.bits == 8) == pytest.approx(0.8, abs=0.035)
+    assert share(lambda c: c.hot_spot > 0) == pytest.approx(0.1, abs=0.025)
+    assert all(0.05 <= c.saturated_fraction <= 0.4 for c in draws)
+    assert share(lambda c: c.saturated_fraction > 0.3) == pytest.approx(0.1 / 0.35, abs=0.04)
+    gains = torch.tensor([c.shot / 1e-4 for c in draws])
+    assert 0.5 <= float(gains.min()) and float(gains.max()) <= 2.0
+    torch.testing.assert_close(torch.tensor([c.read / 3e-4 for c in draws]), gains)
+    assert float(gains.log().mean()) == pytest.approx(0.0, abs=0.03)  # log-uniform around gain 1
+    assert all(c.motion and c.jitter_px == 1.5 and c.object_shift == 0.35 for c in draws)
+
+
+def test_sampling_is_seeded_and_each_field_keeps_its_draws():
+    assert _draws(CaptureDistribution.default(), 50, seed=3) == _draws(CaptureDistribution.default(), 50, seed=3)
+    assert _draws(CaptureDistribution.default(), 50, seed=3) != _draws(CaptureDistribution.default(), 50, seed=4)
+    # A distribution that changes one range draws the other fields exactly as before.
+    narrow = _draws(dataclasses.replace(CaptureDistribution.default(), saturated_range=(0.3, 0.3)), 50)
+    for a, b in zip(_draws(CaptureDistribution.default(), 50), narrow):
+        assert b.saturated_fraction == pytest.approx(0.3)
+        assert dataclasses.replace(a, saturated_fraction=0.3) == b
+
+
+def test_legacy_mix_and_a_two_stop_only_recipe():
+    legacy = _draws(CaptureDistribution.legacy(), 200)
+    assert all(c.exposure_stops == (0.0, 2.0, 4.0) and c.crf == "gamma" and c.bits == 8 and c.hot_spot == 0 and
+               0.02 <= c.saturated_fraction <= 0.15 and c.shot == 1e-4 for c in legacy)
+    two_stops = dataclasses.replace(CaptureDistribution.default(), spacings=((2.0, 1.0),), frames=5)
+    assert {c.exposure_stops for c in _draws(two_stops, 20)} == {(0.0, 2.0, 4.0, 6.0, 8.0)}
+    pixels = _draws(dataclasses.replace(CaptureDistribution.default(), object_shift_px_range=(4.0, 8.0)), 50)
+    assert all(4.0 <= c.object_shift_px <= 8.0 for c in pixels)
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"spacings": ()}, "spacings must be ((value, weight), ...) with weights ≥ 0 and a positive sum; got ()"),
+    ({"spacings": ((2.0, 0.0),)}, "spacings must be ((value, weight), ...)"),
+    ({"spacings": ((-1.0, 1.0),)}, "spacings must hold positive EV steps; got ((-1.0, 1.0),)"),
+    ({"crfs": (("linear", 1.0),)}, "crf must be one of"),
+    ({"bits": ((8, -1.0), (16, 2.0))}, "bits must be ((value, weight), ...)"),
+    ({"frames": 1}, "frames must be at least 2; got 1"),
+    ({"saturated_range": (0.4, 0.2)}, "saturated_range must be (low, high) with 0.0 <= low <= high < 1.0; got (0.4, 0.2)"),
+    ({"noise_gain_range": (0.0, 1.0)}, "noise_gain_range must be (low, high)"),
+    ({"jitter_px_range": (-1.0, 1.0)}, "jitter_px_range must be (low, high)"),
+    ({"hot_spot_probability": 1.5}, "hot_spot_probability must be in [0, 1]; got 1.5"),
+])
+def test_distribution_validation_names_the_field(fields, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        CaptureDistribution(**fields)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The true displacement field.
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_warp_undoes_a_known_translation():
+    image = torch.rand(3, 20, 24, generator=torch.Generator().manual_seed(0))
+    moved = translate(image, dx=3.0, dy=-2.0)  # content moves 3 px right, 2 px up
+    torch.testing.assert_close(moved[:, 2:18, 3:], image[:, 4:20, :21])
+    flow = torch.tensor([-2.0, 3.0]).view(2, 1, 1).expand(2, 20, 24)  # reference pixel → where it is now
+    torch.testing.assert_close(warp(moved, flow)[:, 2:, :21], image[:, 2:, :21])
+    with pytest.raises(ValueError, match=re.escape("flow must have shape (2 20 24)")):
+        warp(moved, flow[:, :10])
+
+
+def test_flow_is_zero_for_the_reference_and_for_static_scenes(scene):
+    moving = simulate_brackets(scene, seed=0)
+    assert moving.flow.shape == (3, 2, 96, 128)
+    assert float(moving.flow[1].abs().sum()) == 0.0 and float(moving.flow[0].abs().sum()) > 0
+    assert float(simulate_brackets(scene, motion=False, seed=0).flow.abs().sum()) == 0.0
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_flow_is_the_camera_shift_and_the_object_displacement_in_pixels(scene, seed):
+    # Known magnitudes: the object moves exactly 7 px per frame; the camera at most 2 px per axis.
+    brackets = simulate_brackets(scene, jitter_px=2.0, object_shift_px=7.0, seed=seed)
+    for i in (0, 2):
+        camera_step, object_step = _steps(brackets.flow[i])
+        assert float(camera_step.abs().max()) <= 2.0 and float(camera_step.abs().min()) > 0
+        assert float((object_step - camera_step).norm()) > 0
+        assert float(object_step.norm()) == pytest.approx(7.0, abs=1e-4)
+        assert 0.02 < float((brackets.flow[i] == object_step.view(2, 1, 1)).all(dim=0).float().mean()) < 0.5
+
+
+def _steps(flow):
+    """The two displacements in a (2, H, W) flow: (camera step, object step), the camera's covering more pixels."""
+    values, counts = torch.unique(flow.reshape(2, -1), dim=1, return_counts=True)
+    assert values.shape[1] == 2, "one displacement for the object, one for the background"
+    return (values[:, 0], values[:, 1]) if counts[0] > counts[1] else (values[:, 1], values[:, 0])
+
+
+def _dilate(mask, pixels=2):
+    return torch.nn.functional.max_pool2d(mask[None, None].float(), 2 * pixels + 1, 1, pixels)[0, 0] > 0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_each_frame_is_the_reference_moved_by_its_flow(scene, seed):
+    # An ideal camera, so an unclipped frame is exactly its radiance. Frame i must equal the ground truth
+    # translated by the camera step on the background and by the object step on the object: the same
+    # resampling as the simulator's, so the equality is exact up to float rounding.
+    brackets = simulate_brackets(scene, jitter_px=3.0, object_shift_px=6.0, shot=0.0, read=0.0, bits=None, seed=seed)
+    linear = brackets.linearised()
+    interior = torch.zeros(96, 128, dtype=torch.bool)
+    interior[8:-8, 8:-8] = True
+    for i in (0, 2):
+        flow = brackets.flow[i]
+        camera_step, object_step = _steps(flow)
+        on_object = (flow == object_step.view(2, 1, 1)).all(dim=0)  # reference pixels on the object
+        moved_object = translate(on_object[None].float(), float(object_step[1]), float(object_step[0]))[0] > 0.999
+        unclipped = (brackets.saturation_mask[i, 0] == 0) & interior
+        # Background: away from the object in either frame by more than the camera step (≤ 3 px per axis).
+        regions = {"object": (object_step, moved_object & ~_dilate(~moved_object)),
+                   "background": (camera_step, ~_dilate(brackets.motion_mask[i, 0] > 0, pixels=5))}
+        for name, (step, region) in regions.items():
+            region = region & unclipped
+            assert int(region.sum()) > 100, name
+            predicted = translate(brackets.hdr, dx=float(step[1]), dy=float(step[0]))
+            torch.testing.assert_close(linear[i][:, region], predicted[:, region], rtol=1e-4, atol=1e-6, msg=name)
+            wrong = translate(brackets.hdr, dx=-float(step[1]), dy=-float(step[0]))  # the opposite convention
+            assert float((linear[i] - wrong)[:, region].abs().mean()) > 1e-3, name
