@@ -26,7 +26,7 @@ from hdredu.data.samples import TEST_SCENES, load_sample
 from hdredu.data.synthetic import Brackets, Capture, simulate_brackets
 from hdredu.inference import predict
 from hdredu.metrics import psnr_mu
-from hdredu.utils import random_window
+from hdredu.utils import item_seed, random_window
 
 # The methods every row scores, in column order.
 METHODS = ("model", "reference alone", "Debevec")
@@ -84,13 +84,13 @@ def held_out_brackets(capture: Capture, scenes=TEST_SCENES, brackets_per_conditi
         # The moving object is cut from the next held-out scene (the scene itself, flipped, if it is alone).
         source = radiance[(k + 1) % len(radiance)] if len(radiance) > 1 else None
         for j in range(brackets_per_condition):
-            item_seed = seed * 1_000_003 + 1000 * k + j
+            bracket_seed = item_seed(seed, 1000 * k + j)
             crop = hdr
             if crop_size is not None:
                 if min(hdr.shape[-2:]) < crop_size:
                     raise ValueError(f"scenes[{k}] is {hdr.shape[-2]}x{hdr.shape[-1]}, smaller than crop_size={crop_size}")
-                crop = hdr[random_window(*hdr.shape[-2:], crop_size, torch.Generator().manual_seed(item_seed))]
-            out.append(simulate_brackets(crop.contiguous(), capture, object_source=source, seed=item_seed))
+                crop = hdr[random_window(*hdr.shape[-2:], crop_size, torch.Generator().manual_seed(bracket_seed))]
+            out.append(simulate_brackets(crop.contiguous(), capture, object_source=source, seed=bracket_seed))
     return out
 
 

@@ -61,6 +61,8 @@ class Task:
         baselines: ``baselines(inputs, target)`` → {label: prediction} for one item: the classical answers
             the model must beat (an "oracle" label marks one that sees the target).
         defaults: the CLI's training defaults for this task (crop, val_crop, lr, loss name).
+        conditions: ``conditions(model, seed, crop, tile)`` → a table of held-out scores per capture condition
+            (the generalisation check of synthetic data), or None where the task has none.
     """
 
     name: str
@@ -72,6 +74,7 @@ class Task:
     loss: str
     baselines: Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
     defaults: dict = field(default_factory=dict)
+    conditions: Callable[..., str] | None = None
 
     def metric_functions(self) -> dict[str, Callable]:
         """{name: fn(pred, target) → float} of this task's metrics."""
@@ -160,6 +163,13 @@ def _merge_baselines(inputs: torch.Tensor, target: torch.Tensor) -> dict[str, to
             "Mertens": baselines.mertens_fusion(stack)}
 
 
+def _merge_conditions(model, seed: int, crop: int | None, tile: int | None) -> str:
+    from hdredu.generalisation import evaluate_conditions, format_table
+
+    rows = evaluate_conditions(model, brackets_per_condition=1, seed=seed, crop_size=crop, tile=tile)
+    return format_table(rows, type(model).__name__)
+
+
 MERGE = Task(
     name="merge",
     title="multi-exposure merge",
@@ -175,6 +185,7 @@ MERGE = Task(
     loss="mu_l1",
     baselines=_merge_baselines,
     defaults={"crop": 64, "val_crop": 128, "lr": 1e-4},
+    conditions=_merge_conditions,
 )
 
 

@@ -31,13 +31,18 @@ def seed_everything(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def item_seed(seed: int, index: int) -> int:
+    """The seed of item ``index`` of a dataset seeded with ``seed``:  seed · 1_000_003 + index."""
+    return seed * 1_000_003 + index
+
+
 def item_generator(seed: int, index: int) -> torch.Generator:
-    """The generator of item ``index`` of a dataset seeded with ``seed``: seeded with ``seed · 1_000_003 + index``.
+    """The generator of item ``index`` of a dataset seeded with ``seed`` (seeded with :func:`item_seed`).
 
     Every seeded dataset in hdredu draws item k from this generator alone, so an item is a pure function of
     (seed, k): the same in every process, in any order, with any number of DataLoader workers.
     """
-    return torch.Generator().manual_seed(seed * 1_000_003 + index)
+    return torch.Generator().manual_seed(item_seed(seed, index))
 
 
 def random_window(height: int, width: int, size: int, generator: torch.Generator) -> tuple:

@@ -76,11 +76,20 @@ def test_resume_of_a_finished_run_keeps_the_weights(trained):
     assert all(torch.equal(before[k], after[k]) for k in before)
 
 
+def test_evaluate_on_synthetic_brackets_reports_every_capture_condition(trained, capsys):
+    from hdredu.generalisation import condition_grid
+
+    assert main(["evaluate", "ahdrnet", "--checkpoint", str(trained / "checkpoint.pt"), "--crop", "32", "--size", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "PSNR-μ per held-out capture condition" in printed
+    assert all(f"| {name} |" in printed for name in condition_grid())
+
+
 def test_evaluate_kalantari_layout_with_tiles(trained, capsys):
     assert main(["evaluate", "ahdrnet", "--checkpoint", str(trained / "checkpoint.pt"),
                  "--data", f"kalantari:{BRACKETS}", "--crop", "96", "--tile", "40"]) == 0
     printed = capsys.readouterr().out
-    assert "2 images" in printed and "Debevec" in printed and "reference frame alone" in printed
+    assert "3 images" in printed and "Debevec" in printed and "reference frame alone" in printed
 
 
 def test_train_on_kalantari_layout(tmp_path):

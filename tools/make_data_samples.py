@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 
 from hdredu import io
-from hdredu.data import samples
+from hdredu.data import samples, synthetic
 
 # scene -> (top row, left column) of the 256×384 crop in the 512×1024 source; chosen to hold the
 # brightest feature (sun, lamp, window) and dark shadows in the same frame.
@@ -47,7 +47,7 @@ def main() -> None:
             crop = image[top : top + height, left : left + width].clip(0.0, None)  # DWAB leaves tiny negatives
             io.write_hdr(out / f"{name}.exr", crop, half=True)
         shutil.copy(args.source / "license.txt", out / "LICENSE-hdri.txt")
-    samples.write_bracket_sets()
+    synthetic.write_bracket_sets()
     samples.write_manifest()
     print(f"wrote {out}")
 

@@ -95,23 +95,6 @@ def verify(relative_name: str) -> Path:
     return path
 
 
-def write_bracket_sets() -> None:
-    """(Re)write the pre-simulated bracket sets in the Kalantari SIGGRAPH'17 layout (8-bit PNG frames)."""
-    from hdredu.data.synthetic import simulate_brackets
-
-    for split, set_name, scene, motion, seed, stops in BRACKET_SETS:
-        folder = SAMPLES_DIR / "brackets" / split / set_name
-        folder.mkdir(parents=True, exist_ok=True)
-        hdr = io.to_tensor(io.read_hdr(SAMPLES_DIR / f"{scene}.exr"))
-        other = io.to_tensor(io.read_hdr(SAMPLES_DIR / "forest.exr" if scene != "forest" else SAMPLES_DIR / "city.exr"))
-        brackets = simulate_brackets(hdr, exposure_stops=stops, motion=motion, object_source=other, seed=seed)
-        for i, frame in enumerate(brackets.ldr):
-            io.write_ldr(folder / f"ldr_{i}.png", io.to_numpy(frame), bits=8)
-        stops = torch.log2(brackets.exposure_times)
-        (folder / "exposure.txt").write_text("".join(f"{ev:.6f}\n" for ev in stops.tolist()))
-        io.write_hdr(folder / "HDRImg.hdr", io.to_numpy(brackets.hdr))
-
-
 def write_manifest() -> None:
     """Write MANIFEST.tsv for every file under data_samples/ (except the manifest itself)."""
     rows = []

@@ -22,9 +22,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from hdredu import io
+from hdredu.data import samples
 from hdredu.imaging import camera
 from hdredu.imaging.tonemap import rgb_luminance
-from hdredu.utils import check_shape, random_window
+from hdredu.utils import check_shape, item_seed, random_window
 
 # Radiance of a light source added by ``Capture.hot_spot``, in units where the shortest frame clips at 1:
 # only the shortest frame sees it unclipped (the reference clips it for any spacing of 1 stop or more).
@@ -293,8 +295,8 @@ class Brackets:
     capture: Capture | None = None
 
     def model_input(self, gamma: float = 2.2) -> torch.Tensor:
-        """AHDRNet's per-frame input  X_i = [L_i, L_i^γ / t_i]:  (N, 6, H, W)."""
-        return torch.cat([self.ldr, camera.ldr_to_linear(self.ldr, self.exposure_times, gamma)], dim=1)
+        """AHDRNet's per-frame input  X_i = [L_i, L_i^γ / t_i]:  (N, 6, H, W) (:func:`camera.merge_input`)."""
+        return camera.merge_input(self.ldr, self.exposure_times, gamma)
 
     def linearised(self, gamma: float = 2.2) -> torch.Tensor:
         """Every frame brought to the radiance domain, L_i^γ / t_i:  (N, 3, H, W)."""
@@ -504,9 +506,7 @@ class BracketDataset(torch.utils.data.Dataset):
     def __init__(self, scenes=None, crop_size: int = 64, length: int = 256, seed: int = 0,
                  conditions: CaptureDistribution | Capture | None = None, **capture_fields):
         if scenes is None:
-            from hdredu.data.samples import TRAIN_SCENES, load_sample
-
-            scenes = [load_sample(name) for name in TRAIN_SCENES]
+            scenes = [samples.load_sample(name) for name in samples.TRAIN_SCENES]
         conditions = CaptureDistribution.default() if conditions is None else conditions
         if not isinstance(conditions, (CaptureDistribution, Capture)):
             raise TypeError(f"conditions must be a CaptureDistribution or a Capture; got {type(conditions).__name__}")
@@ -533,14 +533,14 @@ class BracketDataset(torch.utils.data.Dataset):
         """The full :class:`Brackets` (masks, flow and capture included) behind item ``index``."""
         if not 0 <= index < self.length:
             raise IndexError(f"index {index} out of range for a dataset of length {self.length}")
-        item_seed = self.seed * 1_000_003 + index
-        generator = torch.Generator().manual_seed(item_seed)
+        seed = item_seed(self.seed, index)
+        generator = torch.Generator().manual_seed(seed)
         pick = lambda n: int(torch.randint(n, (), generator=generator))  # noqa: E731
         scene_idx = pick(len(self.scenes))
         crop = self._random_crop(self.scenes[scene_idx], generator)
         source = self.scenes[(scene_idx + 1 + pick(len(self.scenes))) % len(self.scenes)] if len(self.scenes) > 1 else None
         capture = self._draw_capture(generator)
-        return simulate_brackets(crop, capture, object_source=source, seed=item_seed)
+        return simulate_brackets(crop, capture, object_source=source, seed=seed)
 
     def __getitem__(self, index: int):
         brackets = self.brackets(index)
@@ -551,3 +551,18 @@ class BracketDataset(torch.utils.data.Dataset):
         if bool(torch.rand((), generator=generator) < 0.5):
             crop = torch.flip(crop, dims=(2,))
         return crop
+
+
+def write_bracket_sets() -> None:
+    """(Re)write the bundled bracket sets (``samples.BRACKET_SETS``) in the Kalantari SIGGRAPH'17 layout (8-bit PNGs)."""
+    for split, set_name, scene, motion, seed, stops in samples.BRACKET_SETS:
+        folder = samples.SAMPLES_DIR / "brackets" / split / set_name
+        folder.mkdir(parents=True, exist_ok=True)
+        hdr = io.to_tensor(io.read_hdr(samples.SAMPLES_DIR / f"{scene}.exr"))
+        other = io.to_tensor(io.read_hdr(samples.SAMPLES_DIR / ("forest.exr" if scene != "forest" else "city.exr")))
+        brackets = simulate_brackets(hdr, exposure_stops=stops, motion=motion, object_source=other, seed=seed)
+        for i, frame in enumerate(brackets.ldr):
+            io.write_ldr(folder / f"ldr_{i}.png", io.to_numpy(frame), bits=8)
+        stops = torch.log2(brackets.exposure_times)
+        (folder / "exposure.txt").write_text("".join(f"{ev:.6f}\n" for ev in stops.tolist()))
+        io.write_hdr(folder / "HDRImg.hdr", io.to_numpy(brackets.hdr))

@@ -268,14 +268,15 @@ def test_non_finite_hdr_names_the_file(fake_root, monkeypatch):
 def test_bundled_bracket_sets_load():
     train, test = Kalantari(samples.BRACKETS_DIR, "train"), Kalantari(samples.BRACKETS_DIR, "test")
     assert train.scene_names == ["forest_motion"]
-    assert test.scene_names == ["EXTRA/courtyard_motion", "EXTRA/courtyard_static"]
+    assert test.scene_names == ["EXTRA/courtyard_motion", "EXTRA/courtyard_static", "EXTRA/sunset_motion_3stops"]
     for dataset in (train, test):
         for index in range(len(dataset)):
             inputs, target = dataset[index]
             assert inputs.shape == (3, 6, 256, 384) and target.shape == (3, 256, 384)
             assert torch.isfinite(inputs).all() and torch.isfinite(target).all()
             assert 0.0 <= float(target.min()) and float(target.max()) <= 1.01
-            torch.testing.assert_close(dataset.exposure_times(index), torch.tensor([1.0, 4.0, 16.0]))
+            stops = 3.0 if dataset.scene_names[index].endswith("_3stops") else 2.0  # Kalantari's two spacings
+            torch.testing.assert_close(dataset.exposure_times(index), torch.tensor([1.0, 2**stops, 4**stops]))
 
 
 def test_bundled_static_set_reference_matches_label():

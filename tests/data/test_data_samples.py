@@ -10,7 +10,7 @@ import shutil
 import pytest
 import torch
 
-from hdredu.data import samples
+from hdredu.data import samples, synthetic
 
 NAMES = ["city", "courtyard", "forest", "interior", "studio", "sunset"]
 
@@ -128,7 +128,7 @@ def test_bracket_sets_are_rebuilt_from_the_simulator(samples_copy):
     original = {p.relative_to(samples_copy).as_posix(): p.read_bytes()
                 for p in (samples_copy / "brackets").rglob("*") if p.is_file()}
     shutil.rmtree(samples_copy / "brackets")
-    samples.write_bracket_sets()
+    synthetic.write_bracket_sets()
     written = sorted(p.relative_to(samples_copy).as_posix() for p in (samples_copy / "brackets").rglob("*") if p.is_file())
     assert written == sorted(original) == sorted(name for name in samples.manifest() if name.startswith("brackets/"))
     for name in written:

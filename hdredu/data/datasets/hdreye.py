@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from hdredu import io
-from hdredu.utils import random_window
+from hdredu.utils import item_generator, random_window
 
 LDR_SUFFIXES = (".jpg", ".jpeg", ".png")
 HDR_SUFFIXES = (".hdr", ".exr")
@@ -137,7 +137,7 @@ class HDREye(torch.utils.data.Dataset):
             height, width = hdr.shape[-2:]
             if self.crop_size > min(height, width):
                 raise ValueError(f"crop_size={self.crop_size} is larger than {self.names[index]!r} ({height}x{width})")
-            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
+            generator = item_generator(self.seed, index)
             window = random_window(height, width, self.crop_size, generator)
             ldr, hdr = ldr[window], hdr[window]
         if self.normalize:
