@@ -286,8 +286,10 @@ def exposure_slider(hdr: torch.Tensor, crf: str = "gamma", ev_range: tuple[float
         ax.set_title(f"EV {ev:+.1f}: {100 * clipped:.1f} % clipped, {100 * crushed:.1f} % black", fontsize=9)
         ax.axis("off")
 
-    return slider_figure(draw, figsize=(5, 3.4), static={"ev": [ev_range[0] / 2, 0.0, ev_range[1] / 2]},
-                         ev=(float(ev_range[0]), float(ev_range[1]), 0.5, 0.0))
+    import ipywidgets as widgets
+
+    ev = widgets.FloatSlider(value=0.0, min=ev_range[0], max=ev_range[1], step=0.5, description="EV")
+    return slider_figure(draw, figsize=(5, 3.4), static={"ev": [ev_range[0] / 2, 0.0, ev_range[1] / 2]}, ev=ev)
 
 
 # ---------------------------------------------------------------------------------------------------------
