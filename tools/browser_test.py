@@ -282,6 +282,8 @@ HTML_JS = """() => {
 
 
 def check_html(browser, html: Path, shots: Path) -> dict:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     context.set_offline(True)
     blocked = []
@@ -297,14 +299,21 @@ def check_html(browser, html: Path, shots: Path) -> dict:
     page = context.new_page()
     try:
         page.goto(html.resolve().as_uri(), wait_until="load", timeout=120_000)
-        page.wait_for_function("() => window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0"
-                               " && document.querySelectorAll('.MathJax, .MathJax_CHTML, mjx-container').length > 0",
-                               timeout=120_000)
+        # MathJax 2 loaded (from the copy next to the page: the network is off) and done typesetting
+        try:
+            page.wait_for_function("() => window.MathJax && MathJax.isReady && MathJax.Hub.queue.pending === 0"
+                                   " && !MathJax.Hub.queue.running", timeout=60_000)
+        except PlaywrightTimeout:
+            raise AssertionError(f"{html.name}: MathJax did not load and typeset within 60 s with the network off "
+                                 f"(blocked: {blocked[:3]})") from None
+        page.wait_for_timeout(500)
         result = page.evaluate(HTML_JS)
+        result["math"] = page.locator('script[type^="math/tex"]').count()  # formulas MathJax found
         page.screenshot(path=str(shots / f"tour-{html.stem}.png"))  # the top: title and first formulas
         if result["widgetCells"]:
             page.locator("[data-browser-test-widget]").first.screenshot(path=str(shots / f"tour-{html.stem}-widget.png"))
-        assert result["typeset"] > 0 and not result["raw"], f"{html.name}: formulas not typeset offline: {result}"
+        assert not result["raw"], f"{html.name}: formulas left as raw TeX offline: {result}"
+        assert result["typeset"] >= min(result["math"], 1), f"{html.name}: formulas not typeset offline: {result}"
         assert result["blankWidgetCells"] == 0, f"{html.name}: a widget cell left no image: {result}"
         assert result["images"] > 0 and result["brokenImages"] == 0, f"{html.name}: images missing: {result}"
         log(f"{html.name} offline: {result['typeset']} formulas typeset, {result['images']} images, "
