@@ -214,15 +214,17 @@ def slider_figure(draw_fn, figsize: tuple[float, float] = (5, 3.4), static: dict
 
         viz.slider_figure(lambda fig, ev: fig.subplots().imshow(...), ev=(-6.0, 6.0, 0.5, 0.0))
     """
+    import traceback
+
     import ipywidgets as widgets
-    from ipywidgets.widgets.interaction import interactive
+    from ipywidgets.widgets.interaction import empty, interactive
 
     controls = {}
     for name, spec in sliders.items():
         if isinstance(spec, tuple) and len(spec) == 4:  # (min, max, step, initial)
             spec, initial = spec[:3], spec[3]
         else:
-            initial = widgets.widgets.interaction.empty
+            initial = empty
         control = spec if isinstance(spec, widgets.Widget) else interactive.widget_from_abbrev(spec, initial)
         if not hasattr(control, "min"):  # None, or a Text / Checkbox / Dropdown: not a range to slide over
             raise ValueError(f"slider {name!r}: give a slider widget or (min, max, step[, initial]); got {spec!r}")
@@ -235,15 +237,21 @@ def slider_figure(draw_fn, figsize: tuple[float, float] = (5, 3.4), static: dict
         draw_fn(fig, **values)
         return _png(fig, dpi)
 
-    def redraw(_change=None) -> None:
+    def redraw() -> None:
         png = render({name: control.value for name, control in controls.items()})
         output.outputs = ({"output_type": "display_data", "metadata": {},
                            "data": {"image/png": base64.b64encode(png).decode("ascii"),
                                     "text/plain": f"<figure at {_describe(controls)}>"}},)
 
+    def on_move(_change) -> None:
+        try:
+            redraw()
+        except Exception:  # a slider callback's error would only reach Lab's log console: show it in place
+            output.outputs = ({"output_type": "stream", "name": "stderr", "text": traceback.format_exc()},)
+
     for control in controls.values():
-        control.observe(redraw, names="value")
-    redraw()
+        control.observe(on_move, names="value")
+    redraw()  # the first drawing raises as usual
 
     if static is None:  # each slider at min, middle, max; the others where they start
         static = {name: _three_positions(control) for name, control in controls.items()}
@@ -271,7 +279,7 @@ def exposure_slider(hdr: torch.Tensor, crf: str = "gamma", ev_range: tuple[float
 
     The frame is ``capture(hdr, t = 2^EV)`` through the camera model (noise off): watch highlights clip as
     EV rises and shadows crush to 0 as it falls. Returns a :class:`SliderFigure` (display it in a notebook);
-    its static strip shows EV at the range's ends and at 0.
+    its static strip shows EV at half the range below 0, at 0, and at half the range above.
     """
     from hdredu.imaging.camera import capture
 

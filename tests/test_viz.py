@@ -111,7 +111,7 @@ def test_slider_figure_rejects_an_unusable_slider_spec():
         viz.slider_figure(lambda fig, z: None, z="not a range")
 
 
-def test_exposure_slider_clips_more_as_exposure_rises():
+def test_exposure_slider_redraws_at_each_ev_and_keeps_a_strip():
     hdr = torch.rand(3, 16, 16) * 10.0
     shown = viz.exposure_slider(hdr)
     titles = []
@@ -146,3 +146,17 @@ def test_grid_slider_uses_one_colour_range_for_every_bin():
 def test_grid_slider_checks_the_homogeneous_grid():
     with pytest.raises(ValueError, match="channel=None shows a homogeneous RGB grid"):
         viz.grid_slider(torch.rand(12, 4, 3, 3))
+
+
+def test_slider_figure_shows_a_drawing_error_in_its_output():
+    def draw(fig, z):
+        if z > 1:
+            raise RuntimeError("z too large for this drawing")
+        fig.subplots().plot([0, z])
+
+    shown = viz.slider_figure(draw, static={}, z=(0, 3, 1, 0))
+    shown.sliders["z"].value = 2
+    (error,) = shown.output.outputs
+    assert error["name"] == "stderr" and "z too large" in error["text"]
+    with pytest.raises(RuntimeError, match="z too large"):
+        viz.slider_figure(draw, static={}, z=(0, 3, 1, 3))  # the first drawing raises where the cell runs
