@@ -20,19 +20,24 @@ MATHJAX_URL := mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe
 
 setup: $(STAMP) git-filters
 
-# Running notebooks in Lab never dirties the clone: git stores every .ipynb through nbstripout (outputs and
-# execution counts dropped; the attribute is committed in .gitattributes, the filter command is per clone).
+# Running notebooks in Lab never dirties the clone: git stores every .ipynb through nbstripout (outputs,
+# execution counts and the kernel's language_info dropped; the attribute is committed in .gitattributes, the
+# filter command is per clone, in .git/config).
 git-filters: $(STAMP)
-	@if git rev-parse --git-dir >/dev/null 2>&1 && ! git config --get filter.nbstripout.clean >/dev/null; then \
-	  $(BIN)/nbstripout --install --attributes .gitattributes && echo "installed the nbstripout git filter"; fi
+	@if git rev-parse --git-dir >/dev/null 2>&1; then \
+	  if ! git config --get filter.nbstripout.clean >/dev/null; then \
+	    $(BIN)/nbstripout --install --attributes .gitattributes && echo "installed the nbstripout git filter"; fi; \
+	  git config filter.nbstripout.extrakeys "metadata.language_info"; \
+	fi
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
+# tools/jupyter_lab_config.py saves the course notebooks as git holds them (no outputs): the clone stays clean.
 lab: setup
-	$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/
+	$(BIN)/jupyter lab $(ALLOW_ROOT) --config=tools/jupyter_lab_config.py notebooks/
 
 tour: setup
 	mkdir -p build
@@ -48,16 +53,22 @@ test: setup unit check-notebooks notebooks browser-test
 unit: setup
 	$(BIN)/python -m pytest -n 2 tests
 
-# With the git filter installed, outputs Lab saved into a notebook never reach git: check the notebooks as
-# git would store them (nbstripout's output), next to their .py twins. Without it, check the files as they are.
+# With the git filter installed, outputs Lab saved into a notebook never reach git: check what git holds
+# (the index: stripped?) and what it would store from the working tree (nbstripout's output: paired with
+# its .py twin?). Without the filter, check the files as they are.
 check-notebooks: setup
 	@if git config --get filter.nbstripout.clean >/dev/null 2>&1; then \
-	  rm -rf build/check-notebooks && mkdir -p build/check-notebooks && \
+	  echo "nbstripout git filter installed: checking the notebooks as git stores them"; \
+	  rm -rf build/check-notebooks && mkdir -p build/check-notebooks/index && \
 	  for nb in $(NOTEBOOKS); do \
+	    if git ls-files --error-unmatch "$$nb" >/dev/null 2>&1; then \
+	      git show ":$$nb" > "build/check-notebooks/index/$$(basename $$nb)" || exit 1; fi; \
 	    $(BIN)/nbstripout -t < "$$nb" > "build/check-notebooks/$$(basename $$nb)" && \
-	    cp "$${nb%.ipynb}.py" build/check-notebooks/ || exit 1; \
+	    { [ ! -e "$${nb%.ipynb}.py" ] || cp "$${nb%.ipynb}.py" build/check-notebooks/; } || exit 1; \
 	  done; \
-	  echo "checking the notebooks as git stores them (nbstripout filter installed)"; \
+	  for nb in build/check-notebooks/index/*.ipynb; do \
+	    [ ! -e "$$nb" ] || $(BIN)/nbstripout --verify "$$nb" || { echo "$$nb: git holds outputs"; exit 1; }; \
+	  done; \
 	  $(BIN)/python tools/check_notebooks.py build/check-notebooks/*.ipynb; \
 	else \
 	  $(BIN)/nbstripout --verify $(NOTEBOOKS) && $(BIN)/python tools/check_notebooks.py $(NOTEBOOKS); \

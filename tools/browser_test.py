@@ -63,7 +63,7 @@ def free_port() -> int:
 class Lab:
     """JupyterLab in its own process group on 127.0.0.1, stopped (group and all) by :meth:`stop`."""
 
-    def __init__(self, root_dir: Path, log_path: Path):
+    def __init__(self, root_dir: Path, log_path: Path, extra_args: tuple[str, ...] = ()):
         self.port, self.token = free_port(), secrets.token_hex(16)
         self.base = f"http://127.0.0.1:{self.port}"
         settings = Path(tempfile.mkdtemp(prefix="hdredu-lab-settings-"))
@@ -76,8 +76,7 @@ class Lab:
                    f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={root_dir}",
                    f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={settings}",
                    "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-        if os.geteuid() == 0:
-            command.append("--allow-root")
+        command += [*extra_args, "--allow-root"] if os.geteuid() == 0 else list(extra_args)
         env = {**os.environ, "HDREDU_FAST": "1", "PYTHONUNBUFFERED": "1"}
         self.log_file = open(log_path, "w")
         self.process = subprocess.Popen(command, stdout=self.log_file, stderr=subprocess.STDOUT, env=env,
