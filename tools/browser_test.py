@@ -280,7 +280,7 @@ HTML_JS = """() => {
 }"""
 
 
-def check_html(browser, html: Path, shots: Path) -> dict:
+def check_html(browser, html: Path, shots: Path, prefix: str = "tour") -> dict:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     context = browser.new_context(viewport={"width": 1200, "height": 900})
@@ -308,9 +308,10 @@ def check_html(browser, html: Path, shots: Path) -> dict:
         page.wait_for_timeout(500)
         result = page.evaluate(HTML_JS)
         result["math"] = page.locator('script[type^="math/tex"]').count()  # formulas MathJax found
-        page.screenshot(path=str(shots / f"tour-{html.stem}.png"))  # the top: title and first formulas
+        page.screenshot(path=str(shots / f"{prefix}-{html.stem}.png"))  # the top: title and first formulas
         if result["widgetCells"]:
-            page.locator("[data-browser-test-widget]").first.screenshot(path=str(shots / f"tour-{html.stem}-widget.png"))
+            widget_cell = page.locator("[data-browser-test-widget]").first
+            widget_cell.screenshot(path=str(shots / f"{prefix}-{html.stem}-widget.png"))
         assert not result["raw"], f"{html.name}: formulas left as raw TeX offline: {result}"
         assert result["typeset"] >= min(result["math"], 1), f"{html.name}: formulas not typeset offline: {result}"
         assert result["blankWidgetCells"] == 0, f"{html.name}: a widget cell left no image: {result}"
@@ -378,9 +379,9 @@ def main(argv: list[str] | None = None) -> int:
                     except Exception as error:  # noqa: BLE001 — report every notebook, fail at the end
                         failures.append(f"{notebook.name}: {error}")
                         log(f"FAILED {notebook.name}: {error}")
-                for html in [*pages, *map(Path, args.html)]:
+                for html, prefix in [*((p, "html") for p in pages), *((Path(p), "tour") for p in args.html)]:
                     try:
-                        results.append(check_html(browser, html, shots))
+                        results.append(check_html(browser, html, shots, prefix))
                     except Exception as error:  # noqa: BLE001
                         failures.append(f"{html.name}: {error}")
                         log(f"FAILED {html.name}: {error}")
