@@ -164,7 +164,11 @@ def tonemap(hdr: torch.Tensor, method: str = "reinhard", gamma: float = 2.2) -> 
         "mantiuk": lambda: cv2.createTonemapMantiuk(gamma=gamma),
     }
     if method in operators:
-        display = np.nan_to_num(operators[method]().process(image.astype(np.float32)))  # Drago can make NaN
+        # Each OpenCV operator first rescales to [0, 1] by (x − min) / (max − min), and OpenCV warns on every
+        # such scalar expression over a 3-channel array (opencv/opencv#16739). Shifting the minimum to 0 here
+        # leaves that rescale, and so the result, unchanged, and the warning never fires.
+        image = (image - image.min()).astype(np.float32)
+        display = np.nan_to_num(operators[method]().process(image))  # Drago can make NaN
     else:
         raise ValueError(f"method must be one of {['gamma', *operators]}; got {method!r}")
     return _to_rgb_tensor(np.clip(display, 0.0, 1.0))

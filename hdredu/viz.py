@@ -6,11 +6,15 @@ Introduced in notebooks/00_hdr_basics.ipynb; later notebooks add model-specific 
 
 from __future__ import annotations
 
+import base64
+import io
 import math
+from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 
 from hdredu.imaging.tonemap import exposure_tonemap, mu_law, reinhard
 
@@ -167,35 +171,162 @@ def plot_training(history, panels: dict[str, str], baselines: dict[str, dict[str
     return loss_ax.figure
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Sliders: one pattern for every interactive figure.
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _png(fig: Figure, dpi: int = 80) -> bytes:
+    """Render a Figure to PNG bytes (Agg; no pyplot, no display backend)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def _strip(pngs: list[bytes]) -> bytes:
+    """Paste several PNG renderings side by side into one PNG (white background, tops aligned)."""
+    from PIL import Image as PILImage
+
+    images = [PILImage.open(io.BytesIO(png)).convert("RGB") for png in pngs]
+    strip = PILImage.new("RGB", (sum(im.width for im in images), max(im.height for im in images)), "white")
+    left = 0
+    for image in images:
+        strip.paste(image, (left, 0))
+        left += image.width
+    buffer = io.BytesIO()
+    strip.save(buffer, format="png")
+    return buffer.getvalue()
+
+
+@dataclass
+class SliderFigure:
+    """What :func:`slider_figure` returns: display it (``display(...)`` or last line of a cell).
+
+    Attributes:
+        box: the live widget, sliders above the figure's own ``Output``.
+        output: that ``Output``; its single output is the PNG of the figure at the sliders' current values.
+        sliders: {keyword of ``draw_fn``: slider widget}.
+        strip: PNG of the figure at a few fixed slider positions, side by side, shown under the widget: the
+            static copy that survives where no kernel runs (``make tour``'s HTML, a printout, GitHub).
+    """
+
+    box: object
+    output: object
+    sliders: dict
+    strip: bytes | None
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import Image, display
+
+        display(self.box)
+        if self.strip is not None:
+            display(Image(data=self.strip, format="png"))
+
+
+def slider_figure(draw_fn, figsize: tuple[float, float] = (5, 3.4), static: dict | None = None,
+                  **sliders) -> SliderFigure:
+    """A figure redrawn by sliders, drawn into the widget's own ``Output`` and never through pyplot.
+
+    Each slider move calls ``draw_fn(fig, **values)`` on a fresh ``matplotlib.figure.Figure`` (not known to
+    pyplot: it cannot pick up, show or close the notebook's other open figures, and it is freed once drawn),
+    renders it to PNG and replaces the ``Output``'s content with that PNG in one assignment (no flicker).
+
+    Args:
+        draw_fn: ``draw_fn(fig, **values)`` draws on ``fig`` (e.g. ``ax = fig.subplots()``).
+        figsize: inches of each drawing.
+        static: {slider name: [values]}: positions drawn once into the static strip (default: each slider at
+            its minimum, middle and maximum, the others at their initial value; ``{}`` for no strip).
+        **sliders: one per keyword of ``draw_fn``, written as for ``ipywidgets.interact``: a widget, or
+            ``(min, max, step)`` (ints → IntSlider, floats → FloatSlider), or ``(min, max, step, initial)``.
+
+    Example::
+
+        viz.slider_figure(lambda fig, ev: fig.subplots().imshow(...), ev=(-6.0, 6.0, 0.5, 0.0))
+    """
+    import traceback
+
+    import ipywidgets as widgets
+    from ipywidgets.widgets.interaction import empty, interactive
+
+    controls = {}
+    for name, spec in sliders.items():
+        if isinstance(spec, tuple) and len(spec) == 4:  # (min, max, step, initial)
+            spec, initial = spec[:3], spec[3]
+        else:
+            initial = empty
+        control = spec if isinstance(spec, widgets.Widget) else interactive.widget_from_abbrev(spec, initial)
+        if not hasattr(control, "min"):  # None, or a Text / Checkbox / Dropdown: not a range to slide over
+            raise ValueError(f"slider {name!r}: give a slider widget or (min, max, step[, initial]); got {spec!r}")
+        control.description = control.description or name
+        controls[name] = control
+    output = widgets.Output()
+
+    def render(values: dict, dpi: int = 80) -> bytes:
+        fig = Figure(figsize=figsize, layout="constrained")
+        draw_fn(fig, **values)
+        return _png(fig, dpi)
+
+    def redraw() -> None:
+        png = render({name: control.value for name, control in controls.items()})
+        output.outputs = ({"output_type": "display_data", "metadata": {},
+                           "data": {"image/png": base64.b64encode(png).decode("ascii"),
+                                    "text/plain": f"<figure at {_describe(controls)}>"}},)
+
+    def on_move(_change) -> None:
+        try:
+            redraw()
+        except Exception:  # a slider callback's error would only reach Lab's log console: show it in place
+            output.outputs = ({"output_type": "stream", "name": "stderr", "text": traceback.format_exc()},)
+
+    for control in controls.values():
+        control.observe(on_move, names="value")
+    redraw()  # the first drawing raises as usual
+
+    if static is None:  # each slider at min, middle, max; the others where they start
+        static = {name: _three_positions(control) for name, control in controls.items()}
+    strip = None
+    positions = [(name, value) for name, values in static.items() for value in values]
+    if positions:
+        initial = {name: control.value for name, control in controls.items()}
+        strip = _strip([render({**initial, name: value}, dpi=60) for name, value in positions])
+    return SliderFigure(widgets.VBox([*controls.values(), output]), output, controls, strip)
+
+
+def _three_positions(control) -> list:
+    middle = control.min + (control.max - control.min) / 2
+    if isinstance(control.value, int):
+        middle = int(round(middle))
+    return [control.min, middle, control.max]
+
+
+def _describe(controls: dict) -> str:
+    return ", ".join(f"{name} = {control.value}" for name, control in controls.items())
+
+
 def exposure_slider(hdr: torch.Tensor, crf: str = "gamma", ev_range: tuple[float, float] = (-6.0, 6.0)):
-    """An ipywidgets slider over exposure (EV): each position shows what the camera would record.
+    """A slider over exposure (EV): each position shows what the camera would record.
 
     The frame is ``capture(hdr, t = 2^EV)`` through the camera model (noise off): watch highlights clip as
-    EV rises and shadows crush to 0 as it falls. Returns the widget (display it in a notebook).
+    EV rises and shadows crush to 0 as it falls. Returns a :class:`SliderFigure` (display it in a notebook);
+    its static strip shows EV at half the range below 0, at 0, and at half the range above.
     """
-    import ipywidgets as widgets
-
     from hdredu.imaging.camera import capture
 
     scale = 1.0 / float(torch.quantile(hdr.flatten(), 0.5).clamp_min(1e-8)) * 0.18
-    out = widgets.Output()
 
-    def draw(ev: float) -> None:
+    def draw(fig: Figure, ev: float) -> None:
         frame = capture(hdr * scale, 2.0**ev, crf=crf, shot=0.0, read=0.0)
         clipped = float((frame >= 0.999).any(dim=0).float().mean())
         crushed = float((frame <= 0.001).all(dim=0).float().mean())
-        with out:
-            out.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(5, 3.4))
-            ax.imshow(_hwc(frame))
-            ax.set_title(f"EV {ev:+.1f}: {100 * clipped:.1f} % clipped, {100 * crushed:.1f} % black", fontsize=9)
-            ax.axis("off")
-            plt.show()
+        ax = fig.subplots()
+        ax.imshow(_hwc(frame))
+        ax.set_title(f"EV {ev:+.1f}: {100 * clipped:.1f} % clipped, {100 * crushed:.1f} % black", fontsize=9)
+        ax.axis("off")
 
-    slider = widgets.FloatSlider(value=0.0, min=ev_range[0], max=ev_range[1], step=0.5, description="EV")
-    slider.observe(lambda change: draw(change["new"]), names="value")
-    draw(0.0)
-    return widgets.VBox([slider, out])
+    import ipywidgets as widgets
+
+    ev = widgets.FloatSlider(value=0.0, min=ev_range[0], max=ev_range[1], step=0.5, description="EV")
+    return slider_figure(draw, figsize=(5, 3.4), static={"ev": [ev_range[0] / 2, 0.0, ev_range[1] / 2]}, ev=ev)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -252,41 +383,44 @@ def show_grid_slices(grid: torch.Tensor, channel: int | None = None, axes=None, 
 
 def grid_slider(grid: torch.Tensor, channel: int | None = None, image: torch.Tensor | None = None,
                 guide: torch.Tensor | None = None):
-    """An ipywidgets slider over a grid's intensity bins: the slice, and the pixels whose guide falls in it.
+    """A slider over a grid's intensity bins: the slice, and the pixels whose guide falls in it.
 
     Args:
         grid: (C, D, Gh, Gw) or (1, C, D, Gh, Gw) (see :func:`show_grid_slices` for ``channel``).
+        channel: None for a homogeneous RGB grid; else one channel, on one colour range for every bin (the
+            range of :func:`show_grid_slices`, with its colorbar), so bins can be compared.
         image: optional (3, H, W) display image; with ``guide`` (1, H, W) in [0, 1], pixels outside the
             selected bin are dimmed so you see which part of the picture that slice serves.
     Returns:
-        the widget (display it in a notebook).
+        a :class:`SliderFigure` (display it in a notebook); its static strip shows the first, middle and last bin.
     """
-    import ipywidgets as widgets
-
     grid = _as_single_grid(grid, channel)
     depth = grid.shape[1]
-    out = widgets.Output()
+    panels = 2 if image is not None and guide is not None else 1
+    limit = float(grid[channel].abs().max()) if channel is not None else None
+    if panels == 2:  # (H, W) bin index of every pixel, as the slice reads it
+        bins = (torch.as_tensor(guide).float().reshape(guide.shape[-2:]) * depth).long().clamp(0, depth - 1)
 
-    def draw(z: int) -> None:
-        with out:
-            out.clear_output(wait=True)
-            panels = 2 if image is not None and guide is not None else 1
-            fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 3), squeeze=False)
-            axes[0, 0].imshow(_grid_slice_image(grid, z, channel), interpolation="nearest")
-            axes[0, 0].set_title(f"grid slice, bin {z} of {depth}", fontsize=9)
-            axes[0, 0].axis("off")
-            if panels == 2:
-                bins = (torch.as_tensor(guide).float().reshape(guide.shape[-2:]) * depth).long().clamp(0, depth - 1)
-                dimmed = torch.as_tensor(image).float() * torch.where(bins == z, 1.0, 0.15)
-                axes[0, 1].imshow(_hwc(dimmed.clamp(0, 1)))
-                axes[0, 1].set_title(f"pixels with guide in bin {z} ({100 * float((bins == z).float().mean()):.0f} %)", fontsize=9)
-                axes[0, 1].axis("off")
-            plt.show()
+    def draw(fig: Figure, z: int) -> None:
+        axes = fig.subplots(1, panels, squeeze=False)[0]
+        kwargs = {} if channel is None else dict(cmap="RdBu_r", vmin=-limit, vmax=limit)
+        handle = axes[0].imshow(_grid_slice_image(grid, z, channel), interpolation="nearest", **kwargs)
+        if channel is not None:
+            fig.colorbar(handle, ax=axes[0], shrink=0.8)
+        axes[0].set_title(f"grid slice, bin {z} of {depth}" + ("" if channel is None else f" (channel {channel})"),
+                          fontsize=9)
+        axes[0].axis("off")
+        if panels == 2:
+            dimmed = torch.as_tensor(image).float() * torch.where(bins == z, 1.0, 0.15)
+            axes[1].imshow(_hwc(dimmed.clamp(0, 1)))
+            axes[1].set_title(f"pixels with guide in bin {z} ({100 * float((bins == z).float().mean()):.0f} %)",
+                              fontsize=9)
+            axes[1].axis("off")
 
-    slider = widgets.IntSlider(value=depth // 2, min=0, max=depth - 1, description="bin")
-    slider.observe(lambda change: draw(change["new"]), names="value")
-    draw(depth // 2)
-    return widgets.VBox([slider, out])
+    import ipywidgets as widgets
+
+    z = widgets.IntSlider(value=depth // 2, min=0, max=depth - 1, description="bin")
+    return slider_figure(draw, figsize=(4.2 * panels, 3), z=z)
 
 
 def show_guide_curve(guide_fn, ax=None, title: str = "guide: intensity → grid depth", samples: int = 256):

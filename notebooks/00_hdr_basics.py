@@ -2,6 +2,7 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -52,7 +53,7 @@ seed_everything(0)
 notebook_start = time.process_time()
 SCENES = ["courtyard", "sunset"] if FAST else list_samples()
 SEEDS = [0] if FAST else [0, 1, 2]
-print(f"hdredu {hdredu.__version__ if hasattr(hdredu, '__version__') else ''} · FAST = {FAST} · scenes: {SCENES}")
+print(f"hdredu {hdredu.__version__} · FAST = {FAST} · scenes: {SCENES}")
 
 # %% [markdown]
 # ## 1. Pixels are not radiance
@@ -112,7 +113,8 @@ assert clipped > 0.01, "one exposure of this scene must clip some highlights"
 
 # %% [markdown]
 # Move the slider: as exposure rises the highlights clip to white; as it falls the shadows sink into the
-# noise and round to 0. No single exposure holds the whole scene.
+# noise and round to 0. No single exposure holds the whole scene. (Under the slider, three fixed positions
+# side by side: the copy that stays in a saved or exported notebook.)
 
 # %%
 display(viz.exposure_slider(hdr))

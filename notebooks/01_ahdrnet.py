@@ -318,7 +318,7 @@ print(recipe)
 
 # %%
 CROP, BATCH, LR = 32, 8, 2e-3
-STEPS, POOL = (FAST_STEPS, 150) if FAST else (6000, 600)
+STEPS, POOL = (600, 150) if FAST else (6000, 600)
 VAL_CROP, VAL_SIZE = (64, 4) if FAST else (128, 8)
 
 started = time.perf_counter()

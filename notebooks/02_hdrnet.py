@@ -2,6 +2,7 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -265,6 +266,7 @@ viz.show_images({"noisy input": noisy, "Gaussian blur (σr = ∞)": gaussian, "b
 
 # %%
 viz.show_grid_slices(blurred, title="blurred grid: average colour per (intensity bin, cell)")
+plt.show()
 display(viz.grid_slider(blurred, image=noisy, guide=guide))
 
 # %% [markdown]
@@ -486,7 +488,8 @@ plt.show()
 # The grid holds, for every cell and luma bin, a 3×4 matrix. Channel $k = 4i + j$ is $A_{ij}$: below, the
 # red-to-red gain $A_{00}$ and the red offset $A_{03}$ of the courtyard's grid, bin by bin. Detail enhancement
 # shows up as gains above 1 together with offsets that pull each region back to its smooth base. The guide
-# (right) is the learned map from colour to depth in the grid.
+# (right) is the learned map from colour to depth in the grid. The slider at the end walks through the bins of
+# $A_{00}$ on the same colour range as the first row of panels (its colorbar), so bins can be compared.
 
 # %%
 x, y, prediction, out = rows[TEST_SCENES[0]]
