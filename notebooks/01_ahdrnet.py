@@ -54,7 +54,7 @@ from hdredu import baselines, metrics, viz
 from hdredu.data.crops import RandomCrops
 from hdredu.data.samples import TEST_SCENES, TRAIN_SCENES, load_sample
 from hdredu.data.synthetic import BracketDataset, CaptureDistribution, simulate_brackets
-from hdredu.generalisation import condition_grid, evaluate_conditions, format_table
+from hdredu.generalisation import evaluate_conditions, format_table
 from hdredu.inference import predict
 from hdredu.losses import mu_law_l1
 from hdredu.models.ahdrnet import AHDRNet, AHDRNetConfig
@@ -318,7 +318,7 @@ print(recipe)
 
 # %%
 CROP, BATCH, LR = 32, 8, 2e-3
-STEPS, POOL = (600, 150) if FAST else (6000, 600)
+STEPS, POOL = (2000, 150) if FAST else (6000, 600)
 VAL_CROP, VAL_SIZE = (64, 4) if FAST else (128, 8)
 
 started = time.perf_counter()

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from hdredu.baselines import tonemap as opencv_tonemap
-from hdredu.data.samples import TEST_SCENES, TRAIN_SCENES, load_sample
+from hdredu.data.samples import TEST_SCENES, load_sample, scene_pool
 from hdredu.imaging.tonemap import exposure_tonemap, min_max
 from hdredu.utils import check_shape, item_generator
 
@@ -91,14 +91,7 @@ class ITMPairs(Dataset):
 
     def __init__(self, scenes: list[torch.Tensor] | None = None, crop_size: int = 64, length: int = 512, seed: int = 0,
                  tmos: tuple[str, ...] = TMOS, bits: int | None = 8, cache: bool = True):
-        scenes = [load_sample(name) for name in TRAIN_SCENES] if scenes is None else list(scenes)
-        if not scenes:
-            raise ValueError("scenes must hold at least one (3, H, W) radiance tensor; got an empty list")
-        for index, scene in enumerate(scenes):
-            check_shape(scene, "3 H W", f"scenes[{index}]")
-        smallest = min(min(scene.shape[1:]) for scene in scenes)
-        if not 32 <= crop_size <= smallest:
-            raise ValueError(f"crop_size must be in [32, {smallest}] (the smallest scene side); got {crop_size}")
+        scenes = scene_pool(scenes, crop_size, min_crop=32)
         if length < 1:
             raise ValueError(f"length must be a positive integer; got {length}")
         unknown = [t for t in tmos if t not in TMOS]

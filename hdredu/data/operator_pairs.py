@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from hdredu.data.samples import TEST_SCENES, TRAIN_SCENES, load_sample
+from hdredu.data.samples import TEST_SCENES, load_sample, scene_pool
 from hdredu.imaging.tonemap import reinhard
 from hdredu.utils import check_shape, item_generator
 
@@ -107,14 +107,7 @@ class OperatorPairs(Dataset):
         augment: bool = True,
         cache: bool = True,
     ):
-        scenes = [load_sample(name) for name in TRAIN_SCENES] if scenes is None else list(scenes)
-        if not scenes:
-            raise ValueError("scenes must hold at least one (3, H, W) radiance tensor; got an empty list")
-        for index, scene in enumerate(scenes):
-            check_shape(scene, "3 H W", f"scenes[{index}]")
-        smallest = min(min(scene.shape[1:]) for scene in scenes)
-        if not 16 <= crop_size <= smallest:
-            raise ValueError(f"crop_size must be in [16, {smallest}] (the smallest scene side); got {crop_size}")
+        scenes = scene_pool(scenes, crop_size, min_crop=16)
         if length < 1:
             raise ValueError(f"length must be a positive integer; got {length}")
         self.scenes, self.crop_size, self.length, self.seed = scenes, crop_size, length, seed

@@ -24,6 +24,7 @@ from typing import NamedTuple
 import torch
 
 from hdredu import io
+from hdredu.utils import check_shape
 
 SAMPLES_DIR = Path(os.environ.get("HDREDU_DATA_SAMPLES", Path(__file__).resolve().parents[2] / "data_samples"))
 SCENES = ("city", "courtyard", "forest", "interior", "studio", "sunset")
@@ -64,6 +65,26 @@ def load_sample(name: str) -> torch.Tensor:
         raise ValueError(f"unknown sample {name!r}; choose one of {list(SCENES)}")
     path = verify(f"{name}.exr")
     return io.to_tensor(io.read_hdr(path))
+
+
+def scene_pool(scenes, crop_size: int, min_crop: int = 1) -> list[torch.Tensor]:
+    """The scenes a dataset crops from: ``scenes`` (names or (3, H, W) radiance tensors), or the bundled
+    training scenes when None; checked to be non-empty, (3, H, W), and at least ``crop_size`` on every side.
+
+    Raises:
+        ValueError: naming the argument (an empty list, a wrong shape, or ``crop_size`` outside
+            [min_crop, the smallest scene side]).
+    """
+    scenes = [load_sample(name) for name in TRAIN_SCENES] if scenes is None else list(scenes)
+    scenes = [load_sample(scene) if isinstance(scene, str) else scene for scene in scenes]
+    if not scenes:
+        raise ValueError("scenes must hold at least one scene name or (3, H, W) radiance tensor; got an empty list")
+    for index, scene in enumerate(scenes):
+        check_shape(scene, "3 H W", f"scenes[{index}]")
+    smallest = min(min(scene.shape[1:]) for scene in scenes)
+    if not min_crop <= crop_size <= smallest:
+        raise ValueError(f"crop_size must be in [{min_crop}, {smallest}] (the smallest scene side); got {crop_size}")
+    return scenes
 
 
 def sha256(path: Path) -> str:
