@@ -54,7 +54,7 @@ from hdredu import baselines, metrics, viz
 from hdredu.data.crops import RandomCrops
 from hdredu.data.samples import TEST_SCENES, TRAIN_SCENES, load_sample
 from hdredu.data.synthetic import BracketDataset, CaptureDistribution, simulate_brackets
-from hdredu.generalisation import evaluate_conditions, format_table
+from hdredu.generalisation import condition_grid, evaluate_conditions, format_table, held_out_brackets
 from hdredu.inference import predict
 from hdredu.losses import mu_law_l1
 from hdredu.models.ahdrnet import AHDRNet, AHDRNetConfig
@@ -403,13 +403,16 @@ for m in CURVES.values():
 # %% [markdown]
 # ## 5. Evaluation on held-out scenes
 #
-# Full held-out scenes (256×384), simulated with motion and several seeds: AHDRNet against the three
-# baselines. Scores are per image, then averaged (the Kalantari convention).
+# Full held-out scenes (256×384), 2-stop brackets with motion, 10 % of the reference clipped, three brackets
+# per scene (one in FAST mode): AHDRNet against the three baselines. Scores are per image, then averaged (the
+# Kalantari convention). With six brackets the mean moves by a dB or two with the choice of brackets, so
+# section 5b adds more conditions, each on the same crops and objects.
 
 # %%
-TEST_SEEDS = [0] if FAST else [0, 1, 2]
-test_brackets = [simulate_brackets(load_sample(name), saturated_fraction=0.1, seed=100 + s)
-                 for name in TEST_SCENES for s in TEST_SEEDS]
+PER_SCENE = 1 if FAST else 3
+# the held-out brackets of hdredu.generalisation's "2 stops" condition (10 % of the reference clipped, the
+# moving object cut from the other held-out scene): the same brackets as that row of section 5b
+test_brackets = held_out_brackets(condition_grid()["2 stops"], TEST_SCENES, brackets_per_condition=PER_SCENE, seed=0)
 
 
 def run_model(net, brackets, return_intermediates=False):
@@ -430,19 +433,19 @@ margin_ref = table["AHDRNet"]["psnr_mu"] - table["reference alone"]["psnr_mu"]
 margin_debevec = table["AHDRNet"]["psnr_mu"] - table["Debevec"]["psnr_mu"]
 print(f"AHDRNet − reference alone: {margin_ref:+.2f} dB · AHDRNet − Debevec: {margin_debevec:+.2f} dB")
 assert margin_debevec > 3, "AHDRNet must beat Debevec's (ghosting) merge clearly"
-if not FAST:  # 600 FAST steps are not enough for this one (see the header); section 5 still checks the clipped regions
+if not FAST:  # 2000 FAST steps are not enough for this one (see the header); FAST still checks the clipped regions
     assert margin_ref > 0, "trained in full, AHDRNet must beat the reference frame alone"
 
 # %% [markdown]
 # Where does the gain come from? Split every image into the pixels the **reference clips** (any channel
 # ≥ 0.98) and the rest, and pool the μ-law errors in each part.
 #
-# Measured in full mode: +4.7 dB over the reference inside the clipped regions, −0.1 dB elsewhere. Outside
-# the clipped regions the reference is only sensor noise and 8-bit rounding away from the truth, and a
-# 71k-parameter network trained for minutes reproduces it a little less exactly than it is; the clipped
-# regions, where the reference has nothing, pay for that many times over. Training length matters most here:
-# after 4000 steps the network was still 2.9 dB behind the reference outside the clipped regions, and only
-# 0.1 dB ahead overall.
+# What to expect (the cell prints the numbers): a clear gain inside the clipped regions, a small loss
+# elsewhere. Outside the clipped regions the reference is only sensor noise and 8-bit rounding away from the
+# truth, and a 71k-parameter network trained for minutes reproduces it a little less exactly than it is; the
+# clipped regions, where the reference has nothing, pay for that. Training length matters most here: the
+# loss outside the clipped regions shrinks with every thousand steps, and with it the overall margin grows
+# (compare FAST's 2000 steps with the full 6000).
 
 # %%
 def pooled_psnr_mu(estimates, brackets, region):
@@ -492,7 +495,7 @@ plt.show()
 # changes. `python -m hdredu evaluate ahdrnet` prints the same table.
 
 # %%
-condition_rows = evaluate_conditions(model, brackets_per_condition=1 if FAST else 3, seed=0)
+condition_rows = evaluate_conditions(model, brackets_per_condition=PER_SCENE, seed=0)
 print(format_table(condition_rows, "AHDRNet"))
 names = [row["condition"] for row in condition_rows]
 fig, ax = plt.subplots(figsize=(10, 3.4))
@@ -608,8 +611,8 @@ plt.ylim(bottom=15)
 plt.show()
 
 # %% [markdown]
-# Measured in full mode (one seed): without attention 38.2 dB against 39.3 dB with it. The loss is where the
-# object moved (34.0 vs 36.0 dB) and inside the clipped regions (32.8 vs 33.8 dB): without a gate, the short frame's copy of the object leaks into the regions the
+# Read the table above (one seed): without attention the network loses most where the object moved and
+# inside the clipped regions — without a gate, the short frame's copy of the object leaks into the regions the
 # reference clips, the ghost the attention is there to stop. The paper reports the same ordering after full
 # training on Kalantari's data (its Table 2). This is one run at a small budget; try another seed
 # (exercise 6) before trusting the size of the gap.

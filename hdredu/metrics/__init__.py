@@ -120,8 +120,9 @@ def ssim(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> f
     from torchmetrics.functional.image import structural_similarity_index_measure
 
     pred, target = _as_batch(pred, target)
-    # float64: the variances E[x²] − E[x]² cancel badly in float32 for large values (PU21 units reach 600)
-    return float(structural_similarity_index_measure(pred.double(), target.double(), data_range=data_range))
+    # SSIM is unchanged when both images and the data range are scaled alike; computing it on x / range keeps
+    # the variances E[x²] − E[x]² from cancelling in float32 for large values (PU21 units reach 600)
+    return float(structural_similarity_index_measure(pred / data_range, target / data_range, data_range=1.0))
 
 
 def psnr_display(pred: torch.Tensor, target: torch.Tensor) -> float:
