@@ -155,6 +155,15 @@ def write_ldr(path, image: np.ndarray, bits: int = 8) -> Path:
     return path
 
 
+def check_same_size(images: list[np.ndarray], paths: list, what: str) -> None:
+    """Raise ValueError if the (H, W, C) ``images`` read from ``paths`` differ in height × width, listing each
+    file's size after ``what`` (e.g. "scene 0001: the frames and the ground truth")."""
+    sizes = [image.shape[:2] for image in images]
+    if len(set(sizes)) != 1:
+        listing = ", ".join(f"{Path(path).name} {h}x{w}" for path, (h, w) in zip(paths, sizes))
+        raise ValueError(f"{what} must have the same height x width; got {listing}")
+
+
 def to_tensor(image: np.ndarray):
     """(H, W, C) numpy → (C, H, W) float32 torch tensor."""
     import torch

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 
@@ -43,6 +44,18 @@ def item_generator(seed: int, index: int) -> torch.Generator:
     (seed, k): the same in every process, in any order, with any number of DataLoader workers.
     """
     return torch.Generator().manual_seed(item_seed(seed, index))
+
+
+def ablated(config, ablations: dict[str, dict], name: str):
+    """``config`` (a frozen dataclass) with the field changes of ablation ``name`` from ``ablations``, the
+    model's table of ablation variants; every other field (the sizes) kept.
+
+    Raises:
+        ValueError: ``name`` is not in ``ablations``, listing the names it knows.
+    """
+    if name not in ablations:
+        raise ValueError(f"ablation must be one of {list(ablations)}; got {name!r}")
+    return dataclasses.replace(config, **ablations[name])
 
 
 def random_window(height: int, width: int, size: int, generator: torch.Generator) -> tuple:

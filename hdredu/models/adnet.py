@@ -47,7 +47,6 @@ Introduced in notebooks/03_adnet.ipynb.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 import torch
@@ -58,7 +57,7 @@ from hdredu.losses import mu_law_l1, ntire_mu_loss
 from hdredu.ops.attention import Attention
 from hdredu.ops.blocks import DRDB, ResidualBlock
 from hdredu.ops.deform import METHODS, DeformConv2d, deform_conv2d
-from hdredu.utils import check_shape
+from hdredu.utils import ablated, check_shape
 
 # LeakyReLU slopes of the official code: 0.1 in the pyramid and the PCD (EDVR's), 0.01 (PyTorch's default)
 # in the attention modules and the output head.
@@ -137,9 +136,7 @@ class ADNetConfig:
 
     def ablation(self, name: str) -> ADNetConfig:
         """This config with one branch removed (keys of ``ABLATIONS``), sizes kept."""
-        if name not in ABLATIONS:
-            raise ValueError(f"ablation must be one of {list(ABLATIONS)}; got {name!r}")
-        return dataclasses.replace(self, **ABLATIONS[name])
+        return ablated(self, ABLATIONS, name)
 
     @property
     def ref_idx(self) -> int:

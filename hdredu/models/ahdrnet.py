@@ -21,7 +21,6 @@ Introduced in notebooks/01_ahdrnet.ipynb.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -30,7 +29,7 @@ from torch import nn
 
 from hdredu.ops.attention import LEAKY_SLOPE, Attention
 from hdredu.ops.blocks import DRDB, ResidualBlock
-from hdredu.utils import check_shape
+from hdredu.utils import ablated, check_shape
 
 # Paper ablations (Yan et al., Sec. 4.3) as config overrides. Their exact definitions are not checked against
 # the paper text (reference/ahdrnet.md §6 marks them uncertain); hdredu reads them as: DRDB-Net = no attention,
@@ -90,9 +89,7 @@ class AHDRNetConfig:
 
     def ablation(self, name: str) -> AHDRNetConfig:
         """This config turned into one of the paper's ablation variants (keys of ``ABLATIONS``), sizes kept."""
-        if name not in ABLATIONS:
-            raise ValueError(f"ablation must be one of {list(ABLATIONS)}; got {name!r}")
-        return dataclasses.replace(self, **ABLATIONS[name])
+        return ablated(self, ABLATIONS, name)
 
     @property
     def ref_idx(self) -> int:

@@ -47,16 +47,16 @@ Introduced in notebooks/05_alen.ipynb (planned).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hdredu.models.sid_unet import LEAKY_SLOPE, ConvPair, check_packed, init_sid_
+from hdredu.models.sid_unet import LEAKY_SLOPE, ConvPair, check_packed, init_sid_, unet_decoder
 from hdredu.ops.attention import ChannelAttention, MixedAttention
 from hdredu.ops.shuffle import InvertedShuffle
+from hdredu.utils import ablated
 
 # Ablations of reference/alen.md / the hdredu issue, as config overrides (ALEN's own ablation table is not
 # available to hdredu). "no_channel_attention" removes every channel attention (encoder MABs and decoder CABs).
@@ -118,9 +118,7 @@ class ALENConfig:
 
     def ablation(self, name: str) -> ALENConfig:
         """This config turned into one of the ablation variants (keys of ``ABLATIONS``), sizes kept."""
-        if name not in ABLATIONS:
-            raise ValueError(f"ablation must be one of {list(ABLATIONS)}; got {name!r}")
-        return dataclasses.replace(self, **ABLATIONS[name])
+        return ablated(self, ABLATIONS, name)
 
     @property
     def levels(self) -> int:
@@ -213,11 +211,7 @@ class ALEN(nn.Module):
             for level, c in enumerate(widths, start=1)
         )
         # decoder as SID, deepest first: transposed conv c_{l+1} → c_l, conv² 2c_l → c_l
-        self.upsample = nn.ModuleList(
-            nn.ConvTranspose2d(widths[level + 1], widths[level], 2, stride=2, bias=config.upsample_bias)
-            for level in reversed(range(config.levels - 1))
-        )
-        self.decoder = nn.ModuleList(ConvPair(2 * widths[level], widths[level], slope) for level in reversed(range(config.levels - 1)))
+        self.upsample, self.decoder = unet_decoder(widths, slope, config.upsample_bias)
         # a CAB after each decoder level (a (reconstruction): reference/alen.md §2 marks it uncertain; it keeps
         # the colour re-weighting the abstract describes close to the output)
         self.decoder_attention = nn.ModuleList(

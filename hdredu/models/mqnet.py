@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hdredu.utils import check_shape
+from hdredu.utils import ablated, check_shape
 
 # MobileNetV2 inverted residual settings (Sandler et al. 2018, Table 2): expansion t, channels c (before the width
 # multiplier), repeats n, stride s of the first repeat. The stem (32 ch, stride 2) comes before them.
@@ -139,9 +139,7 @@ class MQNetConfig:
 
     def ablation(self, name: str) -> MQNetConfig:
         """This config with the decoder attention of one of the paper's ablations (keys of ``ABLATIONS``)."""
-        if name not in ABLATIONS:
-            raise ValueError(f"ablation must be one of {list(ABLATIONS)}; got {name!r}")
-        return dataclasses.replace(self, **ABLATIONS[name])
+        return ablated(self, ABLATIONS, name)
 
     def validate(self) -> None:
         """Raise ValueError naming the first field that cannot make a model."""

@@ -128,6 +128,17 @@ class ConvPair(nn.Sequential):
         )
 
 
+def unet_decoder(widths: tuple[int, ...], negative_slope: float, upsample_bias: bool) -> tuple[nn.ModuleList, nn.ModuleList]:
+    """SID's decoder, deepest level first: transposed conv c_{l+1} → c_l (2×2, stride 2), then conv² of
+    [up, skip] 2c_l → c_l. Returns (upsample, decoder) ModuleLists (shared by the SID U-Net and ALEN)."""
+    levels = list(reversed(range(len(widths) - 1)))
+    upsample = nn.ModuleList(
+        nn.ConvTranspose2d(widths[level + 1], widths[level], 2, stride=2, bias=upsample_bias) for level in levels
+    )
+    decoder = nn.ModuleList(ConvPair(2 * widths[level], widths[level], negative_slope) for level in levels)
+    return upsample, decoder
+
+
 def init_sid_(module: nn.Module) -> None:
     """SID's initialisation, in place: Glorot-uniform conv weights and zero biases (TF-slim's defaults);
     transposed-conv weights N(0, 0.02²) truncated at ±2σ (``tf.truncated_normal(stddev=0.02)``)."""
@@ -192,14 +203,7 @@ class SIDUNet(nn.Module):
         self.encoder = nn.ModuleList(
             ConvPair(c_in, c_out, slope) for c_in, c_out in zip((config.in_channels,) + widths[:-1], widths)
         )
-        # decoder, deepest first: transposed conv c_{l+1} → c_l (2×2, stride 2), conv² [up, skip] 2c_l → c_l
-        self.upsample = nn.ModuleList(
-            nn.ConvTranspose2d(widths[level + 1], widths[level], 2, stride=2, bias=config.upsample_bias)
-            for level in reversed(range(config.levels - 1))
-        )
-        self.decoder = nn.ModuleList(
-            ConvPair(2 * widths[level], widths[level], slope) for level in reversed(range(config.levels - 1))
-        )
+        self.upsample, self.decoder = unet_decoder(widths, slope, config.upsample_bias)
         # output: c_1 → 3·s² (12), 1×1, no activation
         self.to_output = nn.Conv2d(widths[0], config.out_channels * config.scale**2, 1)
         init_sid_(self)

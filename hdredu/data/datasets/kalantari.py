@@ -100,11 +100,7 @@ class Kalantari(torch.utils.data.Dataset):
         """Read the LDR stack (3, 3, H, W) in [0, 1] and the ground truth (3, H, W), all RGB, sizes checked."""
         paths = self._frame_paths[index] + [self.scene_dirs[index] / HDR_FILE]
         images = [io.read_ldr(path) for path in paths[:-1]] + [io.read_hdr(paths[-1])]  # (H, W, 3) each
-        sizes = [image.shape[:2] for image in images]
-        if len(set(sizes)) != 1:
-            listing = ", ".join(f"{path.name} {h}x{w}" for path, (h, w) in zip(paths, sizes))
-            raise ValueError(f"{self.scene_dirs[index]}: the LDR frames and {HDR_FILE} must have the same "
-                             f"height x width; got {listing}")
+        io.check_same_size(images, paths, f"{self.scene_dirs[index]}: the LDR frames and {HDR_FILE}")
         tensors = [io.to_tensor(image) for image in images]
         return torch.stack(tensors[:-1]), tensors[-1]
 

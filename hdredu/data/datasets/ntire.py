@@ -145,11 +145,7 @@ class NTIRE2021(torch.utils.data.Dataset):
         """LDR stack (3, 3, H, W) in [0, 1] and ground truth (3, H, W) = uint16 / alignratio, RGB, sizes checked."""
         paths = self._image_paths(self.ids[index])
         images = [io.read_ldr(path) for path in paths]  # (H, W, 3) each; the 16-bit GT is read as uint16 / 65535
-        sizes = [image.shape[:2] for image in images]
-        if len(set(sizes)) != 1:
-            listing = ", ".join(f"{path.name} {h}x{w}" for path, (h, w) in zip(paths, sizes))
-            raise ValueError(f"scene {self.ids[index]}: the frames and the ground truth must have the same height x "
-                             f"width; got {listing}")
+        io.check_same_size(images, paths, f"scene {self.ids[index]}: the frames and the ground truth")
         tensors = [io.to_tensor(image) for image in images]
         # HDR = uint16 / alignratio = (uint16 / 65535) · 65535 / alignratio
         hdr = tensors[-1] * (65535.0 / self._ratios[index])
