@@ -444,3 +444,28 @@ def show_guide_curve(guide_fn, ax=None, title: str = "guide: intensity → grid 
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=9)
     return fig
+
+
+def show_flow(flow: torch.Tensor, image: torch.Tensor | None = None, ax=None, step: int = 8, title: str = "",
+              color: str = "yellow"):
+    """A displacement field as arrows, one every ``step`` pixels, drawn in pixels on an optional image.
+
+    Args:
+        flow: (2, H, W) (dy, dx) in pixels (``Brackets.flow``, or DCN offsets via
+            :func:`hdredu.alignment.offsets_to_flow`); an arrow from (y, x) points to (y + dy, x + dx).
+        image: (3, H, W) in [0, 1] (an LDR frame or a tone-mapped HDR) or None.
+    Introduced in notebooks/03_adnet.ipynb, section *Looking inside PCD*.
+    """
+    fig, ax = _new_ax(ax, figsize=(4, 3))
+    height, width = flow.shape[-2:]
+    if image is not None:
+        ax.imshow(_hwc(image.clamp(0, 1)))
+    ys, xs = np.mgrid[step // 2:height:step, step // 2:width:step]
+    dy, dx = (flow[c, step // 2::step, step // 2::step].detach().cpu().numpy() for c in (0, 1))
+    # angles/scale in data units: the arrow ends where the displacement points, in image pixels (y down)
+    ax.quiver(xs, ys, dx, dy, angles="xy", scale_units="xy", scale=1, color=color, width=0.006)
+    ax.set_xlim(-0.5, width - 0.5)
+    ax.set_ylim(height - 0.5, -0.5)
+    ax.set_title(title, fontsize=9)
+    ax.axis("off")
+    return fig

@@ -174,3 +174,16 @@ def test_slider_figure_shows_a_drawing_error_in_its_output():
     assert error["name"] == "stderr" and "z too large" in error["text"]
     with pytest.raises(RuntimeError, match="z too large"):
         viz.slider_figure(draw, static={}, z=(0, 3, 1, 3))  # the first drawing raises where the cell runs
+
+
+def test_show_flow_draws_arrows_in_pixels_pointing_down_for_positive_dy():
+    flow = torch.zeros(2, 16, 24)
+    flow[0] = 3.0  # dy: 3 px down
+    fig = viz.show_flow(flow, image=torch.rand(3, 16, 24), step=8, title="flow")
+    ax = fig.axes[0]
+    quiver = ax.collections[0]
+    assert len(quiver.U) == 2 * 3  # rows 4, 12 × cols 4, 12, 20
+    assert np.allclose(quiver.V, 3.0) and np.allclose(quiver.U, 0.0)
+    assert ax.get_ylim()[0] > ax.get_ylim()[1]  # image orientation: y grows downwards
+    assert ax.get_title() == "flow"
+    plt.close(fig)

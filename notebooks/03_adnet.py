@@ -1,0 +1,530 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 03 · ADNet: align with deformable convolutions, then merge with attention
+#
+# *Move every kernel tap to where the content went — and measure whether the learned moves are the true motion.*
+#
+# Z. Liu, W. Lin, X. Li, Q. Rao, T. Jiang, M. Han, H. Fan, J. Sun, S. Liu, "ADNet: Attention-guided Deformable
+# Convolutional Network for High Dynamic Range Imaging", CVPR Workshops 2021 (NTIRE 2021 HDR challenge).
+# Official code: liuzhen03/ADNet · X. Wang, K. C. K. Chan, K. Yu, C. Dong, C. C. Loy, "EDVR: Video Restoration
+# with Enhanced Deformable Convolutional Networks", CVPRW 2019 (PCD alignment) · X. Zhu, H. Hu, S. Lin, J. Dai,
+# "Deformable ConvNets v2", CVPR 2019 (modulated DCN).
+#
+# **Goals.** After this notebook you can
+# 1. write a modulated deformable convolution (DCNv2) from its equation — a loop, then per tap, then with
+#    `grid_sample` — and check each rung against the loop reference;
+# 2. build ADNet's pyramid, PCD alignment, attention and merging network and check them against `hdredu`;
+# 3. train it on simulated brackets of moving scenes, look at the offsets PCD learned, and measure them against
+#    the simulator's true displacement;
+# 4. compare it with AHDRNet at the same CPU budget over a sweep of motions, and with ADNet without PCD.
+#
+# **Prerequisites.** `01_ahdrnet` (attention, DRDBs, the merge input $[L_i, L_i^\gamma/t_i]$, `fit`);
+# `02_hdrnet` (the loop → gather → `grid_sample` ladder, bilinear sampling).
+#
+# **Budget (2-core CPU, otherwise idle, measured).** BUDGET_PLACEHOLDER
+
+# %%
+import dataclasses
+import math
+import time
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hdredu import alignment, baselines, metrics, viz
+from hdredu.data.crops import RandomCrops
+from hdredu.data.samples import TEST_SCENES, TRAIN_SCENES, load_sample
+from hdredu.data.synthetic import BracketDataset, Capture, CaptureDistribution, simulate_brackets
+from hdredu.generalisation import held_out_brackets
+from hdredu.losses import mu_law_l1
+from hdredu.models.adnet import ADNet, ADNetConfig, DCNPack, PCDAlign, Pyramid
+from hdredu.models.ahdrnet import AHDRNet, AHDRNetConfig
+from hdredu.ops.attention import Attention
+from hdredu.ops.blocks import DRDB
+from hdredu.ops.deform import deform_conv2d, deform_conv2d_reference
+from hdredu.train import TrainConfig, fit
+from hdredu.utils import FAST, seed_everything
+
+seed_everything(0)
+notebook_start = time.perf_counter()
+device = "cpu"  # GPU is opt-in: set "cuda" here and in TrainConfig(device=...)
+print(f"FAST = {FAST} · device = {device} · training scenes {TRAIN_SCENES} · held-out scenes {TEST_SCENES}")
+
+# %% [markdown]
+# ## 1. The problem: the content moved
+#
+# AHDRNet (notebook 01) *gates* what the other exposures contribute: where the moving object makes the short
+# frame disagree with the reference, attention shuts it out — and with it the short frame's highlights, which
+# the reference clipped. ADNet tries to *move* the content back instead. The simulator knows the true motion:
+# `Brackets.flow` holds, for every reference pixel, where that scene point is in each frame, as (dy, dx) in
+# pixels. The arrows below are that field for the short frame: the camera's small jitter everywhere, the
+# object's displacement on the object.
+
+# %%
+demo = simulate_brackets(load_sample("courtyard")[:, :128, 64:192].contiguous(), saturated_fraction=0.1,
+                         object_shift_px=10.0, seed=3)
+print("ldr", tuple(demo.ldr.shape), "· flow", tuple(demo.flow.shape), "(dy, dx) in pixels")
+fig, axes = plt.subplots(1, 4, figsize=(13, 3.3))
+viz.show_stack(demo.ldr, demo.exposure_times, ref_idx=demo.ref_idx, axes=axes[:3])
+viz.show_flow(demo.flow[0], demo.ldr[demo.ref_idx], ax=axes[3], step=8, title="true displacement, short frame")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## 2. The idea and its equations
+#
+# **Deformable convolution (DCNv2).** A 3×3 convolution reads its $K = 9$ taps on a fixed grid. A deformable
+# one moves tap $k$ of output pixel $p$ by a learned offset $\Delta p_k = (\Delta y, \Delta x)$ and scales it by
+# a learned modulation $m_k \in [0, 1]$:
+# $$y(p) = b + \sum_{k=1}^{K} w_k \cdot m_k(p) \cdot x\big(p + p_k + \Delta p_k(p)\big),$$
+# with $p_k$ the fixed tap positions and $x(\cdot)$ bilinear interpolation, **zero outside the image**. The
+# channels are split into $G$ *deformable groups*, each with its own offsets and mask. Offsets are stored
+# $[G][K][(\Delta y, \Delta x)]$ — **dy first** (optical flow is usually (dx, dy)).
+# If a neighbour frame is the reference shifted by $d$, the ideal offsets are $\Delta p_k = d$ for every tap:
+# the kernel samples where the content went. That is the claim we test in section 6.
+#
+# **ADNet** (3 frames short, reference, long; each $[L_i, E_i]$ with $E_i$ the exposure-aligned half):
+# 1. pyramid features of $E_i$ at full, half and quarter size: $P_i^1, P_i^2, P_i^3$ (shared by the frames);
+# 2. **PCD alignment** (pyramid, cascading, deformable; EDVR): offsets predicted from $[P_i^l, P_r^l]$ at the
+#    coarse level first; each finer level adds to $2\cdot{\uparrow}$ the coarser offset features (offsets are in
+#    pixels, which double per level); a last *cascade* DCN refines: $A_i = \mathrm{PCD}(P_i, P_r)$;
+# 3. **attention** on LDR features, as in AHDRNet: $Z_i' = Z_i \odot \sigma(W_2 * \mathrm{LReLU}(W_1 * [Z_i, Z_r]))$;
+# 4. **merging**: $F_0 = W_0 * [A_1, Z_1', P_r^1, Z_r, A_3, Z_3']$, DRDBs, global fusion
+#    $+\,P_r^1$, and $H = \sigma(W_{out} * \mathrm{LReLU}(W_{up} * F_R))$.
+#
+# > "the pyramid, cascading and deformable (PCD) alignment module … aligns the features of the non-reference
+# > frames to the reference frame" — ADNet, Sec. 3.
+#
+# Deviations (stated in `hdredu.models.adnet`): the official output is ReLU with the NTIRE loss on
+# gamma-encoded NTIRE data; on hdredu's linear $[0, 1]$ brackets we use a sigmoid output and the μ-law L1 loss,
+# and the second input half is $L_i^{2.2}/t_i$ (as in 01) instead of NTIRE's EVA. We build with
+# `ADNetConfig.tiny()`: $F = 16$, $G = 2$ deformable groups, one DRDB of 3 layers.
+
+# %%
+config = ADNetConfig.tiny()
+print(config)
+paper_params = sum(p.numel() for p in ADNet(ADNetConfig.paper()).parameters())
+tiny_params = sum(p.numel() for p in ADNet(config).parameters())
+print(f"parameters: paper {paper_params:,} · tiny {tiny_params:,}")
+assert paper_params == 2_956_483, "the paper preset must match the official model's parameter count"
+
+# %% [markdown]
+# ## 3. Deformable convolution from scratch
+#
+# ### 3.1 Where the taps sample
+#
+# For one output pixel, the 9 sampling points of a 3×3 kernel: with zero offsets, the ordinary grid; with the
+# same integer offset on every tap, the grid translated (this is how a DCN follows a translation); with
+# offsets that grow with the tap's distance from the centre, a wider grid (a DCN can imitate dilation). The
+# learned offsets of the trained network are drawn in section 6.
+
+# %%
+crop = demo.ldr[demo.ref_idx]  # (3, 128, 128)
+K3 = 9
+di = torch.arange(3).repeat_interleave(3)  # tap row index 0..2 of k = di·3 + dj
+dj = torch.arange(3).repeat(3)
+row, col = 60, 60
+examples = {
+    "zero offsets": torch.zeros(K3, 2),
+    "integer offsets (dy, dx) = (6, −9)": torch.tensor([6.0, -9.0]).expand(K3, 2),
+    "offsets 3·(tap − centre): dilation 4": torch.stack([3.0 * (di - 1), 3.0 * (dj - 1)], dim=1).float(),
+}
+fig, axes = plt.subplots(1, 3, figsize=(12, 4))
+for ax, (name, tap_offsets) in zip(axes, examples.items()):
+    offset = torch.zeros(1, 2 * K3, 128, 128)
+    offset[0, :, row, col] = tap_offsets.reshape(-1)  # [K][(dy, dx)], G = 1
+    points = alignment.tap_positions(offset, row, col)[0]  # (9, 2) positions (y, x)
+    ax.imshow(crop.permute(1, 2, 0).numpy())
+    ax.scatter(points[:, 1], points[:, 0], s=18, c="cyan", edgecolors="k", linewidths=0.5)
+    ax.scatter([col], [row], marker="+", s=80, c="red")
+    ax.set_xlim(col - 20, col + 20)
+    ax.set_ylim(row + 20, row - 20)
+    ax.set_title(name, fontsize=9)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ### 3.2 A loop, from the equation
+#
+# Rung 1 is the equation as it reads, over output pixels and taps (vectorised over the channels of a group).
+# The oracle is `hdredu.ops.deform.deform_conv2d_reference`, the same equation as a float64 scalar loop. We test
+# on a tiny input with two deformable groups and offsets large enough to reach outside the image.
+
+# %%
+def bilinear_zero(image, y, x):
+    """image (C, H, W) at a fractional (y, x) → (C,); each corner outside the image contributes 0."""
+    height, width = image.shape[-2:]
+    y0, x0 = math.floor(y), math.floor(x)
+    value = image.new_zeros(image.shape[0])
+    for yy, wy in ((y0, 1 - (y - y0)), (y0 + 1, y - y0)):
+        for xx, wx in ((x0, 1 - (x - x0)), (x0 + 1, x - x0)):
+            if 0 <= yy < height and 0 <= xx < width:
+                value += wy * wx * image[:, yy, xx]
+    return value
+
+
+def dcn_loop(x, offset, mask, weight, bias):
+    """Rung 1: y(p) = b + Σ_k w_k · m_k(p) · x(p + p_k + Δp_k(p)); 3×3, stride 1, padding 1."""
+    batch, channels, height, width = x.shape
+    groups = offset.shape[1] // (2 * K3)
+    per_group = channels // groups
+    out = bias.view(1, -1, 1, 1).repeat(batch, 1, height, width)
+    for b in range(batch):
+        for i in range(height):
+            for j in range(width):
+                for k in range(K3):
+                    tap_y, tap_x = divmod(k, 3)  # p_k = (tap_y − 1, tap_x − 1)
+                    for g in range(groups):
+                        dy, dx = offset[b, 2 * (g * K3 + k), i, j], offset[b, 2 * (g * K3 + k) + 1, i, j]
+                        chans = slice(g * per_group, (g + 1) * per_group)  # the group's contiguous channels
+                        sample = bilinear_zero(x[b, chans], i - 1 + tap_y + dy.item(), j - 1 + tap_x + dx.item())
+                        out[b, :, i, j] += weight[:, chans, tap_y, tap_x] @ (mask[b, g * K3 + k, i, j] * sample)
+    return out
+
+
+torch.manual_seed(0)
+G_TEST, C_TEST = 2, 4
+x_small = torch.rand(1, C_TEST, 6, 7, dtype=torch.float64)
+off_small = 2.5 * torch.randn(1, 2 * G_TEST * K3, 6, 7, dtype=torch.float64)  # many taps land outside
+mask_small = torch.rand(1, G_TEST * K3, 6, 7, dtype=torch.float64)
+w_small = torch.randn(3, C_TEST, 3, 3, dtype=torch.float64)
+b_small = torch.randn(3, dtype=torch.float64)
+oracle = deform_conv2d_reference(x_small, off_small, w_small, b_small, padding=1, mask=mask_small)
+started = time.perf_counter()
+rung1 = dcn_loop(x_small, off_small, mask_small, w_small, b_small)
+print(f"rung 1 (loop): {tuple(rung1.shape)}, max |Δ| vs the oracle {(rung1 - oracle).abs().max():.1e}, "
+      f"{1000 * (time.perf_counter() - started):.0f} ms for 6×7 pixels")
+assert torch.allclose(rung1, oracle, atol=1e-12), "the loop must equal the reference loop"
+
+# %% [markdown]
+# ### 3.3 Per tap, vectorised over pixels (gather)
+#
+# Rung 2 keeps the loop over the 9 taps but computes all pixels at once: the four bilinear corners of every
+# sample position, their weights, a validity mask for the zero padding, and `gather` to read the values.
+
+# %%
+def bilinear_gather(x, pos_y, pos_x):
+    """x (B, G, Cg, H, W) at positions (B, G, Ho, Wo) → (B, G, Cg, Ho, Wo); zero outside."""
+    batch, groups, per_group, height, width = x.shape
+    y0, x0 = pos_y.floor(), pos_x.floor()
+    flat = x.flatten(-2)  # (B, G, Cg, H·W)
+    out = 0
+    for yy, wy in ((y0, 1 - (pos_y - y0)), (y0 + 1, pos_y - y0)):
+        for xx, wx in ((x0, 1 - (pos_x - x0)), (x0 + 1, pos_x - x0)):
+            inside = (yy >= 0) & (yy < height) & (xx >= 0) & (xx < width)
+            index = (yy.clamp(0, height - 1) * width + xx.clamp(0, width - 1)).long().flatten(-2)  # (B, G, Ho·Wo)
+            values = flat.gather(-1, index[:, :, None].expand(-1, -1, per_group, -1)).view(*x.shape[:3], *pos_y.shape[-2:])
+            out = out + (wy * wx * inside)[:, :, None] * values
+    return out
+
+
+def dcn_taps(x, offset, mask, weight, bias):
+    """Rung 2: loop over the taps; every pixel at once."""
+    batch, channels, height, width = x.shape
+    groups = offset.shape[1] // (2 * K3)
+    off = offset.view(batch, groups, K3, 2, height, width)  # [G][K][(dy, dx)]
+    m = mask.view(batch, groups, K3, height, width)
+    rows, cols = torch.arange(height).view(-1, 1), torch.arange(width).view(1, -1)
+    grouped = x.view(batch, groups, channels // groups, height, width)
+    out = bias.view(1, -1, 1, 1).repeat(batch, 1, height, width)
+    for k in range(K3):
+        sample = bilinear_gather(grouped, rows - 1 + di[k] + off[:, :, k, 0], cols - 1 + dj[k] + off[:, :, k, 1])
+        sample = (sample * m[:, :, k, None]).reshape(batch, channels, height, width)
+        out = out + torch.einsum("oc,bchw->bohw", weight[:, :, di[k], dj[k]], sample)
+    return out
+
+
+rung2 = dcn_taps(x_small, off_small, mask_small, w_small, b_small)
+print(f"rung 2 (per tap, gather): max |Δ| vs the oracle {(rung2 - oracle).abs().max():.1e}")
+assert torch.allclose(rung2, oracle, atol=1e-12), "the per-tap gather must equal the reference loop"
+
+# %% [markdown]
+# ### 3.4 All taps at once with `grid_sample`
+#
+# Rung 3 lets `F.grid_sample` do the bilinear sampling with zero padding. It wants positions normalised to
+# $[-1, 1]$ and ordered **(x, y)**; with `align_corners=True`, pixel $p$ maps to $2p/(W-1) - 1$. Each
+# deformable group reads its own channels at its own positions, so the groups fold into the batch. The
+# samples times the mask are the im2col "columns"; one `einsum` with the weights finishes the convolution.
+# (`hdredu` normalises as $(2p+1)/W - 1$ with `align_corners=False` — the same points, and no division by zero
+# for a 1-pixel side.)
+
+# %%
+def dcn_grid_sample(x, offset, mask, weight, bias):
+    """Rung 3: every tap and pixel in one grid_sample call, then one einsum."""
+    batch, channels, height, width = x.shape
+    groups = offset.shape[1] // (2 * K3)
+    off = offset.view(batch, groups, K3, 2, height, width)
+    rows, cols = torch.arange(height).view(1, -1, 1), torch.arange(width).view(1, 1, -1)
+    pos_y = rows - 1 + di.view(K3, 1, 1) + off[:, :, :, 0]  # (B, G, K, H, W)
+    pos_x = cols - 1 + dj.view(K3, 1, 1) + off[:, :, :, 1]
+    grid = torch.stack([2 * pos_x / (width - 1) - 1, 2 * pos_y / (height - 1) - 1], dim=-1)  # (x, y) last
+    sampled = F.grid_sample(x.view(batch * groups, channels // groups, height, width),
+                            grid.view(batch * groups, K3 * height, width, 2),
+                            mode="bilinear", padding_mode="zeros", align_corners=True)  # (B·G, Cg, K·H, W)
+    columns = sampled.view(batch, groups, -1, K3, height, width) * mask.view(batch, groups, 1, K3, height, width)
+    columns = columns.reshape(batch, channels, K3, height, width)  # (c, k) order, like weight.view(Cout, C, K)
+    return torch.einsum("ock,bckhw->bohw", weight.reshape(weight.shape[0], channels, K3), columns) + bias.view(1, -1, 1, 1)
+
+
+rung3 = dcn_grid_sample(x_small, off_small, mask_small, w_small, b_small)
+package_small = deform_conv2d(x_small, off_small, w_small, b_small, padding=1, mask=mask_small)
+print(f"rung 3 (grid_sample): max |Δ| vs the oracle {(rung3 - oracle).abs().max():.1e} · "
+      f"hdredu.ops.deform.deform_conv2d: {(package_small - oracle).abs().max():.1e}")
+assert torch.allclose(rung3, oracle, atol=1e-12), "the grid_sample DCN must equal the reference loop"
+assert torch.allclose(package_small, oracle, atol=1e-12), "the package DCN must equal the reference loop"
+
+# %% [markdown]
+# Two known answers pin the conventions: zero offsets with mask 1 are an ordinary convolution, and the same
+# integer offset $(\Delta y, \Delta x) = (1, 2)$ on every tap is a convolution of the image shifted up by one
+# row and left by two columns (away from the borders) — this is the test that catches a (dx, dy) swap. Then
+# the speed of each rung on a feature map of the tiny model's size.
+
+# %%
+torch.manual_seed(1)
+x_mid = torch.rand(2, 16, 32, 32)
+w_mid, b_mid = torch.randn(16, 16, 3, 3) / 12, torch.randn(16)
+zero, ones = torch.zeros(2, 2 * 2 * K3, 32, 32), torch.ones(2, 2 * K3, 32, 32)
+assert torch.allclose(dcn_grid_sample(x_mid, zero, ones, w_mid, b_mid), F.conv2d(x_mid, w_mid, b_mid, padding=1), atol=1e-5)
+shift = zero.clone()
+shift[:, 0::2], shift[:, 1::2] = 1.0, 2.0  # every tap: dy = 1, dx = 2
+shifted_conv = F.conv2d(x_mid[..., 1:, 2:], w_mid, b_mid, padding=1)  # x(p + (1, 2))
+inner = (slice(None), slice(None), slice(1, 29), slice(1, 28))  # away from the zero-padded borders
+assert torch.allclose(dcn_grid_sample(x_mid, shift, ones, w_mid, b_mid)[inner], shifted_conv[inner], atol=1e-5), \
+    "offset channel 0 must move the taps down the rows (dy first)"
+
+offset_mid, mask_mid = 2 * torch.randn(2, 2 * 2 * K3, 32, 32), torch.rand(2, 2 * K3, 32, 32)
+corner = (slice(0, 1), slice(None), slice(0, 8), slice(0, 8))  # an 8×8 corner, small enough for the oracle
+check = deform_conv2d_reference(x_mid[corner], offset_mid[corner], w_mid, b_mid, padding=1, mask=mask_mid[corner])
+rungs = {"rung 2: per tap, gather": dcn_taps, "rung 3: grid_sample": dcn_grid_sample,
+         "hdredu deform_conv2d": lambda x, o, m, w, b: deform_conv2d(x, o, w, b, padding=1, mask=m)}
+for name, fn in rungs.items():
+    assert torch.allclose(fn(x_mid[corner], offset_mid[corner], mask_mid[corner], w_mid, b_mid).double(), check,
+                          atol=1e-4), f"{name} must equal the reference loop in float32 too"
+    started = time.perf_counter()
+    for _ in range(5):
+        fn(x_mid, offset_mid, mask_mid, w_mid, b_mid)
+    print(f"{name:26s} {1000 * (time.perf_counter() - started) / 5:7.2f} ms per call (2 × 16 × 32 × 32, G = 2)")
+
+# %% [markdown]
+# ## 4. Building ADNet
+#
+# Each block is written from its equation with the attribute names `hdredu` uses, loaded with the package
+# block's weights, and compared. Our input to build with: a 32×32 crop of the demo bracket, $[L_i, L_i^{2.2}/t_i]$.
+
+# %%
+x = demo.model_input()[None, :, :, 40:72, 40:72]  # (B=1, N=3, 6, 32, 32)
+ldr, aligned_ldr = x[:, :, :3], x[:, :, 3:]  # L_i and the exposure-aligned half E_i, (1, 3, 3, 32, 32) each
+F_TINY, G_TINY = config.features, config.deform_groups
+
+
+def lrelu(t, slope=0.1):
+    return F.leaky_relu(t, slope)
+
+
+# %% [markdown]
+# ### 4.1 Pyramid features
+#
+# A 1×1 stem, a residual block at full size (L1), then two stride-2 stages (L2 at ½, L3 at ¼), shared by the
+# three frames and applied to $E_i$ only:
+# $P^1 = S + W_b * \mathrm{ReLU}(W_a * S)$ with $S = \mathrm{LReLU}(W_s * E)$;
+# $P^{l+1} = \mathrm{LReLU}(W_d * \mathrm{LReLU}(W_c *_{2} P^l))$.
+
+# %%
+class MyResidualBlock(nn.Module):
+    def __init__(self, features):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(features, features, 3, padding=1), nn.Conv2d(features, features, 3, padding=1)
+
+    def forward(self, t):
+        return t + self.conv2(F.relu(self.conv1(t)))
+
+
+class MyPyramid(nn.Module):
+    def __init__(self, features):
+        super().__init__()
+        self.stem = nn.Conv2d(3, features, 1)
+        self.level1 = MyResidualBlock(features)
+        self.down2 = nn.ModuleList([nn.Conv2d(features, features, 3, 2, 1), nn.Conv2d(features, features, 3, padding=1)])
+        self.down3 = nn.ModuleList([nn.Conv2d(features, features, 3, 2, 1), nn.Conv2d(features, features, 3, padding=1)])
+
+    def forward(self, e):
+        p1 = self.level1(lrelu(self.stem(e)))  # (B, F, H, W)
+        p2 = lrelu(self.down2[1](lrelu(self.down2[0](p1))))  # (B, F, H/2, W/2)
+        p3 = lrelu(self.down3[1](lrelu(self.down3[0](p2))))  # (B, F, H/4, W/4)
+        return [p1, p2, p3]
+
+
+torch.manual_seed(0)
+pyramid = MyPyramid(F_TINY)
+pyramids = [pyramid(aligned_ldr[:, i]) for i in range(3)]
+print("P^1, P^2, P^3:", [tuple(p.shape) for p in pyramids[0]])
+package_pyramid = Pyramid(F_TINY)
+package_pyramid.load_state_dict(pyramid.state_dict())
+assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(pyramids[0], package_pyramid(aligned_ldr[:, 0]))), \
+    "pyramid differs from hdredu.models.adnet.Pyramid"
+
+# %% [markdown]
+# ### 4.2 One deformable layer with its own offsets (EDVR's `DCN_sep`)
+#
+# A 3×3 convolution of the *offset features* $O$ gives $3 \cdot G \cdot 9$ channels: the first $2 \cdot G \cdot 9$
+# are the offsets, the rest pass a sigmoid to become the mask. It is **zero-initialised**: at step 0 every
+# offset is 0 and every mask 0.5 — half an ordinary convolution — and training grows the offsets from there.
+# (To compare with the package we give it random weights, so the taps really move.)
+
+# %%
+class MyDCNPack(nn.Module):
+    def __init__(self, features, groups):
+        super().__init__()
+        self.groups = groups
+        self.offset_mask = nn.Conv2d(features, 3 * groups * K3, 3, padding=1)
+        nn.init.zeros_(self.offset_mask.weight)
+        nn.init.zeros_(self.offset_mask.bias)
+        self.dcn = nn.Module()  # holds weight and bias, like hdredu's DeformConv2d
+        self.dcn.weight = nn.Parameter(torch.empty(features, features, 3, 3).uniform_(-1, 1) / math.sqrt(9 * features))
+        self.dcn.bias = nn.Parameter(torch.zeros(features))
+
+    def forward(self, feat, offset_feat):
+        om = self.offset_mask(offset_feat)
+        offset, mask = om[:, :2 * self.groups * K3], torch.sigmoid(om[:, 2 * self.groups * K3:])
+        return dcn_grid_sample(feat, offset, mask, self.dcn.weight, self.dcn.bias), offset, mask
+
+
+pack = MyDCNPack(F_TINY, G_TINY)
+with torch.no_grad():
+    start_out, start_offset, start_mask = pack(pyramids[0][0], pyramids[1][0])
+print(f"at initialisation: |offset| max {start_offset.abs().max():.1f}, mask in [{start_mask.min():.2f}, {start_mask.max():.2f}]")
+assert start_offset.abs().max() == 0 and torch.all(start_mask == 0.5), "zero init: offsets 0, mask 0.5"
+nn.init.normal_(pack.offset_mask.weight, std=0.3)  # random offsets for the comparison
+package_pack = DCNPack(F_TINY, G_TINY)
+package_pack.load_state_dict(pack.state_dict())
+mine, theirs = pack(pyramids[0][0], pyramids[1][0]), package_pack(pyramids[0][0], pyramids[1][0])
+print(f"random offset conv: mean |offset| {mine[1].abs().mean():.2f} px")
+assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(mine, theirs)), "DCN pack differs from the package"
+
+# %% [markdown]
+# ### 4.3 PCD alignment
+#
+# Coarse to fine, with $n^l, r^l$ the neighbour's and the reference's pyramid level $l$ and ${\uparrow}$ a
+# bilinear ×2 upsampling:
+# * L3: $O^3 = \mathrm{LReLU}(W * \mathrm{LReLU}(W * [n^3, r^3]))$, $\;f^3 = \mathrm{LReLU}(\mathrm{DCN}(n^3; O^3))$
+# * L2: $O^2 = \mathrm{LReLU}(W * \mathrm{LReLU}(W * [\mathrm{LReLU}(W * [n^2, r^2]),\ 2{\uparrow}O^3]))$,
+#   $\;f^2 = \mathrm{LReLU}(W * [\mathrm{DCN}(n^2; O^2), {\uparrow}f^3])$
+# * L1: the same with $2{\uparrow}O^2$; $\;f^1 = W * [\mathrm{DCN}(n^1; O^1), {\uparrow}f^2]$ (no activation)
+# * cascade: $O^c = \mathrm{LReLU}(W * \mathrm{LReLU}(W * [f^1, r^1]))$, $\;A = \mathrm{LReLU}(\mathrm{DCN}(f^1; O^c))$
+#
+# One PCD module aligns both the short and the long frame to the reference.
+
+# %%
+def up(t):
+    return F.interpolate(t, scale_factor=2, mode="bilinear", align_corners=False)
+
+
+def convs(features, *inputs):
+    return nn.ModuleList(nn.Conv2d(n * features, features, 3, padding=1) for n in inputs)
+
+
+class MyPCD(nn.Module):
+    def __init__(self, features, groups):
+        super().__init__()
+        self.l3_offset, self.l3_dcn = convs(features, 2, 1), MyDCNPack(features, groups)
+        self.l2_offset, self.l2_dcn, self.l2_fuse = convs(features, 2, 2, 1), MyDCNPack(features, groups), convs(features, 2)[0]
+        self.l1_offset, self.l1_dcn, self.l1_fuse = convs(features, 2, 2, 1), MyDCNPack(features, groups), convs(features, 2)[0]
+        self.cascade_offset, self.cascade_dcn = convs(features, 2, 1), MyDCNPack(features, groups)
+
+    def forward(self, nbr, ref):
+        offsets = {}
+        o3 = lrelu(self.l3_offset[1](lrelu(self.l3_offset[0](torch.cat([nbr[2], ref[2]], 1)))))
+        f3, offsets["L3"], _ = self.l3_dcn(nbr[2], o3)
+        f3 = lrelu(f3)
+        o2 = lrelu(self.l2_offset[0](torch.cat([nbr[1], ref[1]], 1)))
+        o2 = lrelu(self.l2_offset[2](lrelu(self.l2_offset[1](torch.cat([o2, 2 * up(o3)], 1)))))
+        d2, offsets["L2"], _ = self.l2_dcn(nbr[1], o2)
+        f2 = lrelu(self.l2_fuse(torch.cat([d2, up(f3)], 1)))
+        o1 = lrelu(self.l1_offset[0](torch.cat([nbr[0], ref[0]], 1)))
+        o1 = lrelu(self.l1_offset[2](lrelu(self.l1_offset[1](torch.cat([o1, 2 * up(o2)], 1)))))
+        d1, offsets["L1"], _ = self.l1_dcn(nbr[0], o1)
+        f1 = self.l1_fuse(torch.cat([d1, up(f2)], 1))
+        oc = lrelu(self.cascade_offset[1](lrelu(self.cascade_offset[0](torch.cat([f1, ref[0]], 1)))))
+        aligned, offsets["cascade"], _ = self.cascade_dcn(f1, oc)
+        return lrelu(aligned), offsets
+
+
+torch.manual_seed(0)
+pcd = MyPCD(F_TINY, G_TINY)
+for name, param in pcd.named_parameters():
+    if "offset_mask.weight" in name:
+        nn.init.normal_(param, std=0.1)  # random offsets (the real init is zero)
+aligned_short, pcd_offsets = pcd(pyramids[0], pyramids[1])
+print("A_short:", tuple(aligned_short.shape), "· offsets:", {k: tuple(v.shape) for k, v in pcd_offsets.items()})
+package_pcd = PCDAlign(F_TINY, G_TINY)
+package_pcd.load_state_dict(pcd.state_dict())
+package_aligned, package_offsets, _ = package_pcd(pyramids[0], pyramids[1])
+assert torch.allclose(aligned_short, package_aligned, atol=1e-5), "PCD differs from hdredu.models.adnet.PCDAlign"
+assert all(torch.allclose(pcd_offsets[k], package_offsets[k], atol=1e-5) for k in pcd_offsets)
+
+# %% [markdown]
+# ### 4.4 Attention, merging, and the whole network
+#
+# Attention is AHDRNet's module (built in notebook 01, `hdredu.ops.attention.Attention`) on LDR features
+# $Z_i = \mathrm{ReLU}(W_t * L_i)$; the merging network uses the DRDB of notebook 01 (`hdredu.ops.blocks.DRDB`).
+# What is new is what enters the merge: per frame the aligned features and the gated LDR features, the
+# reference's pyramid features in the aligned slot, and the same $P_r^1$ as the global skip.
+
+# %%
+class MyADNet(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.pyramid = MyPyramid(c.features)
+        self.pcd = MyPCD(c.features, c.deform_groups)
+        self.ldr_encoder = nn.Conv2d(3, c.features, 3, padding=1)
+        self.attention = nn.ModuleList(Attention(c.features) for _ in range(2))
+        self.fuse_frames = nn.Conv2d(6 * c.features, c.features, 3, padding=1)
+        self.blocks = nn.ModuleList(DRDB(c.features, c.dense_layers, c.growth, c.dilation) for _ in range(c.blocks))
+        self.global_fuse_1x1 = nn.Conv2d(c.blocks * c.features, c.features, 1)
+        self.global_fuse_3x3 = nn.Conv2d(c.features, c.features, 3, padding=1)
+        self.conv_up = nn.Conv2d(c.features, c.features, 3, padding=1)
+        self.to_hdr = nn.Conv2d(c.features, 3, 3, padding=1)
+
+    def forward(self, inputs):  # (B, 3, 6, H, W), frames short → long
+        p_short, p_ref, p_long = (self.pyramid(inputs[:, i, 3:]) for i in range(3))
+        a_short, _ = self.pcd(p_short, p_ref)  # A_1
+        a_long, _ = self.pcd(p_long, p_ref)  # A_3 (the same PCD module)
+        z_short, z_ref, z_long = (F.relu(self.ldr_encoder(inputs[:, i, :3])) for i in range(3))
+        z_short = z_short * self.attention[0](z_short, z_ref)  # Z_1' = Z_1 ⊙ A_1
+        z_long = z_long * self.attention[1](z_long, z_ref)
+        f = self.fuse_frames(torch.cat([a_short, z_short, p_ref[0], z_ref, a_long, z_long], 1))  # F_0 (6F → F)
+        outs = []
+        for drdb in self.blocks:
+            f = drdb(f)
+            outs.append(f)
+        residual = self.global_fuse_3x3(self.global_fuse_1x1(torch.cat(outs, 1))) + p_ref[0]  # + P_r^1
+        return torch.sigmoid(self.to_hdr(F.leaky_relu(self.conv_up(residual), 0.01)))
+
+
+torch.manual_seed(0)
+package = ADNet(config)
+for name, param in package.named_parameters():
+    if "offset_mask.weight" in name:
+        nn.init.normal_(param, std=0.1)  # random offsets, so the DCNs deform
+mine = MyADNet(config)
+mine.load_state_dict(package.state_dict())  # strict: every name and shape matches
+with torch.no_grad():
+    ours, theirs = mine(x), package(x)
+print(f"MyADNet vs hdredu.models.ADNet: output {tuple(ours.shape)}, max |Δ| {(ours - theirs).abs().max():.1e}")
+assert torch.allclose(ours, theirs, atol=1e-5), "the assembled network must equal hdredu.models.ADNet"
