@@ -35,11 +35,20 @@
 # **Prerequisites.** `01_ahdrnet` (attention, DRDBs, the merge input $[L_i, L_i^\gamma/t_i]$, `fit`);
 # `02_hdrnet` (the loop → gather → `grid_sample` ladder, bilinear sampling).
 #
-# **Budget (2-core CPU, otherwise idle, measured).** FAST mode (`HDREDU_FAST=1`: ADNet 300 steps, AHDRNet
-# 1320 steps, the no-PCD ablation 300 steps) ≈ FAST_TIME; full (1000 / 4400 / 1000 steps) ≈ FULL_TIME. Three
-# trainings take most of it.
+# **Budget (2-core CPU, measured on a shared machine; the lead re-measures on an idle one).** FAST mode
+# (`HDREDU_FAST=1`: ADNet 300 steps, AHDRNet 1320, the no-PCD ablation 300) took 169 s of CPU time on one
+# thread (≈ 2.8 min; 7.2 min of wall time under `pytest --nbval-lax` on the shared CPU); full (1000 / 4400 /
+# 1000 steps) took 544 s of CPU time on one thread (≈ 9 min; 25 min of wall time on a CPU shared four ways).
+# The three trainings take most of it; an ADNet step costs about four AHDRNet steps.
 #
-# **Scores reached** (PSNR-μ, printed by sections 5 and 8). SCORES_PLACEHOLDER
+# **Scores reached** (PSNR-μ, printed by sections 5, 6 and 8), full mode, eight held-out 128² brackets with
+# the object moving 8 px per frame: ADNet 31.3 dB, the reference frame alone 34.5 dB (−3.3 dB), Debevec 29.5 dB;
+# inside the moving object ADNet is +2.4 dB over the reference and +6.0 dB over Debevec. FAST mode (four
+# brackets): ADNet 26.5 dB, below the reference (34.2 dB) even inside the moving object (−1.5 dB), above
+# Debevec there (+4.3 dB). The learned L1 offsets are not the motion: endpoint error 6.3 px vs 6.4 px for zero
+# offsets (FAST: they barely moved), 255 px vs 6.2 px (full: they exploded). Motion sweep 0–16 px: AHDRNet at
+# the same CPU time is 5–6 dB ahead of ADNet inside the object at every shift (FAST 5–7 dB); at equal steps
+# PCD is worth +0.4 to +1.0 dB over the no-PCD ablation at 8–16 px in full mode and nothing in FAST mode.
 # Expect your figures to differ by up to ~1 dB: another CPU or thread count adds floating-point sums in another
 # order, and the small training runs amplify that.
 
@@ -840,26 +849,27 @@ pcd_gain = {s: score[(float(s), "ADNet")]["psnr_mu_motion"] - score[(float(s), "
 print("ADNet − AHDRNet inside the object:  " + "  ".join(f"{s} px {m:+.2f} dB" for s, m in margins.items()))
 print("ADNet − without PCD inside the object:  " + "  ".join(f"{s} px {m:+.2f} dB" for s, m in pcd_gain.items()))
 assert all(m < 0 for m in margins.values()), "measured: at equal CPU time AHDRNet beats ADNet at every displacement"
-assert margins[SHIFTS[-1]] > margins[0], "measured: the gap to AHDRNet narrows as the object moves further"
 assert all(abs(g) < 2 for g in pcd_gain.values()), "measured: at equal steps PCD changes the score by under 2 dB"
 assert all(score[(float(s), "ADNet")]["psnr_mu_motion"] > score[(float(s), "Debevec")]["psnr_mu_motion"]
            for s in SHIFTS if s >= 4), "once the object moves, ADNet must beat Debevec's ghosts inside it"
-assert score[(0.0, "Debevec")]["psnr_mu"] > max(score[(0.0, m)]["psnr_mu"] for m in rivals), \
-    "without object motion, Debevec's merge must be the one to beat"
+if not FAST:  # measured in full mode only (1000 steps); after FAST's 300 steps PCD does not pay at any shift
+    assert pcd_gain[SHIFTS[-1]] > 0 and pcd_gain[SHIFTS[-1]] > pcd_gain[0], \
+        "trained in full, PCD must pay at the largest displacement, and more than without motion"
 
 # %% [markdown]
-# **Where alignment wins, and where it does not — at this budget, nowhere.** What the sweep shows:
+# **Where alignment wins, and where it does not.** What the sweep shows:
 # * **Equal CPU time: AHDRNet wins at every displacement**, inside the object and overall, by several dB. Each
 #   ADNet step costs about four AHDRNet steps, and in minutes of CPU the extra steps buy more than alignment.
-#   The gap inside the object does **narrow** as the displacement grows (compare the first and last printed
-#   margins): the larger the motion, the less AHDRNet's gating alone can hide it — the regime where alignment
-#   should eventually pay.
-# * **Equal steps: PCD adds nothing measurable** — ADNet and its no-PCD ablation are within a dB of each other
-#   at every shift, consistent with section 6: the offsets have not learned the motion, so the "aligned"
-#   features are the neighbour's features through a few extra convolutions.
+#   The gap does not close at the larger displacements either (compare the printed margins).
+# * **Equal steps: PCD pays only for large motions, and only with the full budget.** Trained in full, ADNet
+#   beats its no-PCD ablation inside the object once the object moves about 8 px or more per frame, by up to
+#   about a dB at 16 px (beyond the training mix), and loses a few tenths of a dB for small motions. After
+#   FAST's 300 steps PCD does not pay at any shift. Section 6 says the offsets are not the motion, so what PCD
+#   adds at large shifts is not a warp along the flow but deformable taps that reach further than the
+#   merging network's receptive field.
 # * Both networks lose ground as the object moves further (their columns fall with the shift; the baselines'
 #   "inside the object" columns are not comparable across shifts, because the union of footprints grows).
-#   Debevec's merge wins outright when the object does not move (0 px) and collapses as soon as it does.
+#   Debevec's merge is strong when the object does not move (0 px) and collapses as soon as it does.
 #
 # None of this says deformable alignment does not work: the paper trains the full-size model for 200 epochs
 # on 256² crops. It says that at a CPU budget of minutes its cost is not yet paid back. A good place to start
