@@ -551,7 +551,7 @@ assert torch.allclose(ours, theirs, atol=1e-5), "the assembled network must equa
 # of the reference clipped, light sources, 8/16 bit, noise, camera jitter and a moving object), with one knob
 # changed: the object moves a displacement drawn uniformly from 0–12 px per frame
 # (`object_shift_px_range`) instead of 0.35 of the crop side — a *motion mix*, so that one training run serves
-# the motion sweep of section 7. As in 01, we simulate a pool of 64×64 brackets once and train on random
+# the motion sweep of section 8. As in 01, we simulate a pool of 64×64 brackets once and train on random
 # flipped 32×32 crops of it; lr 2·10⁻³, batch 8, ×0.1 after 80 % of the steps (paper: 256² crops, lr 10⁻⁴).
 
 # %%
@@ -754,9 +754,9 @@ assert epe["moving object"]["learned"] > 0.9 * epe["moving object"]["zero"], \
 # the "exploding offsets" EDVR warns about (it prints a warning at a mean |offset| above 100; BasicVSR++
 # bounds them with a tanh). A deformable layer need not sample along the motion to be useful to the merge —
 # its taps can spread out or fall outside the image, where the mask can switch them off — so an offset field
-# is not an optical flow unless something makes it one. Whatever ADNet gains here, it gains through its
-# merging network and attention, not through alignment. (EDVR and ADNet train for hundreds of thousands of
-# steps; exercises 2 and 3 try longer training and a flow prior.)
+# is not an optical flow unless something makes it one. Whatever PCD adds here (section 8 measures it), it
+# does not add it by following the motion. (EDVR and ADNet train for hundreds of thousands of steps;
+# exercises 2 and 3 try longer training and a flow prior.)
 
 # %% [markdown]
 # ## 7. Two rivals at the same budget: AHDRNet, and ADNet without PCD
