@@ -43,9 +43,12 @@
 # **Prerequisites.** `00_hdr_basics` (camera noise, sRGB), `01_ahdrnet` (`hdredu.train.fit`, attention);
 # U-Nets.
 #
-# **Budget (2-core CPU, otherwise idle, measured).** FAST mode (`HDREDU_FAST=1`) ≈ BUDGET_FAST; full ≈
-# BUDGET_FULL, most of it the five trainings of sections 6 and 8 (the training budgets sit in one cell at
-# the top of section 6). Expected (section 6 prints them): held-out PSNR at ratio 300 ≈ SCORES.
+# **Budget (2-core CPU, measured as CPU time on a shared machine; to be re-measured idle).** FAST mode
+# (`HDREDU_FAST=1`: 300 ALEN steps, 900 SID steps) ≈ 2 min; full (900 / 2700 steps) ≈ 5.5 min. Most of it is the
+# five trainings of sections 6 and 8, ≈ 35 s each in FAST mode and ≈ 2 min each in full (all training budgets sit
+# in one cell at the top of section 6). Expected on the held-out scenes at ratio 300 (section 6 prints them):
+# amplify + process + non-local means ≈ 17.6 dB / SSIM 0.36; SID U-Net ≈ 24.5 dB / 0.71 FAST, 25.1 dB / 0.72
+# full; ALEN ≈ 19.5 dB / 0.73 FAST, 24.0 dB / 0.78 full.
 
 # %%
 import tempfile
@@ -579,6 +582,9 @@ for r in RATIOS:
         if r == 300:
             assert scores[r][name]["psnr_display"] > scores[r][best_classical]["psnr_display"] + 1, (name, r, "PSNR")
 assert scores[300]["SID U-Net"]["psnr_display"] > scores[300]["ALEN"]["psnr_display"], "at this budget SID leads in PSNR"
+if not FAST:  # holds in full mode only; in FAST mode the SSIM difference is within one seed's noise
+    for r in (250, 300):
+        assert scores[r]["ALEN"]["ssim"] > scores[r]["SID U-Net"]["ssim"] + 0.02, ("ALEN leads in SSIM", r)
 
 # %% [markdown]
 # Why is ALEN's PSNR low while its SSIM is not? SSIM compares local structure and is nearly blind to a small
@@ -601,12 +607,15 @@ for name in models:
           f"{matched[name]:.2f} dB with the target's channel means")
 
 # %% [markdown]
-# At this budget both networks beat the classical answers in SSIM at every ratio, and in PSNR at ratio 300,
-# where non-local means is overwhelmed; at ratio 100 the input is clean enough for non-local means to stay
-# competitive in PSNR. SID's U-Net, with about three times more steps in the same seconds and an L1 loss that
-# targets PSNR directly, leads ALEN in PSNR; in SSIM, the quantity ALEN's loss optimises, the two are close.
-# The reconstruction does **not** show the paper's gain over SID at a CPU budget of seconds; the paper trained
-# for 4000 epochs on real data.
+# What the table shows (measured on a 2-core CPU, FAST / full): both networks beat the classical answers in
+# SSIM at every ratio, and in PSNR at ratio 300, where non-local means is overwhelmed (≈ 17.6 dB against
+# ≈ 24.5 / 25.1 dB for SID and ≈ 19.5 / 24.0 dB for ALEN); at ratio 100 the input is clean enough for non-local
+# means to stay ahead in PSNR (≈ 26.9 dB). SID's U-Net, with three times more steps in the same seconds and an
+# L1 loss that targets PSNR directly, leads ALEN in PSNR at both budgets. In SSIM, the quantity ALEN's loss
+# optimises, the two are within one seed's noise in FAST mode (section 8 measures that noise), and in full mode
+# ALEN leads at ratios 250 and 300 (≈ 0.78 against ≈ 0.72 at ratio 300), asserted only there. The reconstruction
+# does **not** show the paper's PSNR gain over SID at a CPU budget of minutes; the paper trained for 4000 epochs
+# on real data.
 
 # %% [markdown]
 # ## 7. Looking inside ALEN
@@ -647,6 +656,13 @@ print(f"each level-4 query spreads over ≈ {entropy:.0f} of {attn4.shape[-1]} k
 assert min(out_norm) > 0, "training moved the non-local blocks away from the identity"
 
 # %% [markdown]
+# Honest reading: at these budgets the learned attention is **nearly uniform** (each query spreads its weight
+# over about all the keys; the colours of each panel are stretched to its own range, so the faint structure is
+# visible but small). The trained blocks are no longer the identity ($W_z \neq 0$), but what they add is
+# close to a global average of the features, i.e. global context, not yet the "average with similar pixels
+# elsewhere" of non-local means. Sharper attention would need longer training (exercise 2).
+
+# %% [markdown]
 # **Channel weights per block**: one weight in (0, 1) per channel, for the five encoder MABs and the four
 # decoder CABs, on both held-out scenes. Weights near 0 switch a channel off for this image; a block whose
 # weights differ between scenes adapts to the content.
@@ -666,6 +682,11 @@ plt.show()
 for name, w_a, w_b in zip(block_names, out.channel_weights, other.channel_weights):
     print(f"{name:<10} weights in [{w_a.min():.2f}, {w_a.max():.2f}], mean |Δ| between scenes {(w_a - w_b).abs().mean():.3f}")
 assert len(out.channel_weights) == len(block_names) and all(0 < float(w.min()) and float(w.max()) < 1 for w in out.channel_weights)
+
+# %% [markdown]
+# At these budgets most blocks keep their weights near 0.5 and nearly the same for both scenes: a fixed,
+# learned re-scaling of channels rather than a content-dependent one. The early encoder blocks (level 2 most)
+# spread their weights widest and change most between scenes (the printed mean |Δ|).
 
 # %% [markdown]
 # **Where the denoising improved**: per-pixel error (mean over colours) of the classical answer, SID and ALEN
@@ -713,17 +734,40 @@ for label, model in ablation_models.items():
     ablation_scores[label] = {m: float(np.mean([per_ratio[r][m] for r in RATIOS])) for m in METRICS}
     ablation_scores[label].update({f"{m}@300": per_ratio[300][m] for m in METRICS})
 seed_noise = {m: abs(ablation_scores["ALEN"][m] - ablation_scores["ALEN, seed 1"][m]) for m in METRICS}
+seed_range = {m: sorted(ablation_scores[k][m] for k in ("ALEN", "ALEN, seed 1")) for m in METRICS}
 print(f"{'variant':<16}{'seconds':>8}{'PSNR (3 ratios)':>17}{'SSIM (3 ratios)':>17}{'PSNR @300':>11}{'SSIM @300':>11}")
 for label, s in ablation_scores.items():
     print(f"{label:<16}{ablation_seconds[label]:>8.0f}{s['psnr_display']:>17.2f}{s['ssim']:>17.3f}"
           f"{s['psnr_display@300']:>11.2f}{s['ssim@300']:>11.3f}")
-print(f"one seed's noise (|ALEN seed 0 − seed 1|): PSNR {seed_noise['psnr_display']:.2f} dB, SSIM {seed_noise['ssim']:.3f}")
+print(f"one seed's noise (|ALEN seed 0 − seed 1|, mean over ratios): PSNR {seed_noise['psnr_display']:.2f} dB, "
+      f"SSIM {seed_noise['ssim']:.3f}")
 for label in ("ISL → max-pool", "no non-local"):
     for m, name in (("psnr_display", "PSNR"), ("ssim", "SSIM")):
-        delta = ablation_scores[label][m] - ablation_scores["ALEN"][m]
-        verdict = "within one seed's noise" if abs(delta) <= seed_noise[m] else ("better" if delta > 0 else "worse")
-        print(f"{label:<16} {name}: {delta:+.3f} vs ALEN (seed 0) → {verdict}")
+        low, high = seed_range[m]
+        value = ablation_scores[label][m]
+        verdict = "inside the two ALEN seeds' range" if low <= value <= high else ("above it" if value > high else "below it")
+        print(f"{label:<16} {name} {value:.3f} vs ALEN [{low:.3f}, {high:.3f}] → {verdict}")
 
+for label, s in ablation_scores.items():  # every variant still beats the classical answer at ratio 300
+    assert s["psnr_display@300"] > classical_scores[300][best_classical]["psnr_display"] + 1, label
+    assert s["ssim@300"] > classical_scores[300][best_classical]["ssim"] + 0.2, label
+for label in ("ISL → max-pool", "no non-local"):  # the finding: neither removal costs PSNR beyond seed noise
+    assert ablation_scores[label]["psnr_display"] >= seed_range["psnr_display"][0], label
+
+# %% [markdown]
+# What we can and cannot say (measured on a 2-core CPU; the cell prints the numbers of this run):
+#
+# * **No measurable benefit of the ISL or the non-local blocks at this budget.** Both ablated variants score
+#   at least as well in PSNR as the worse ALEN seed (asserted), and in FAST mode every difference, PSNR and
+#   SSIM, lies inside the gap between the two ALEN seeds (≈ 2.4 dB, 0.028 SSIM at 300 steps: short training
+#   is noisy, mostly through the overall brightness of section 6).
+# * In full mode (900 steps) the PSNR differences are still inside the seed range (≈ 0.7 dB wide). In SSIM
+#   the two seeds happened to agree to 0.001, and max-pool lands ≈ 0.008 below, "no non-local" ≈ 0.014 above.
+#   Two seeds are one sample of the noise (FAST mode's SSIM spread was 28× larger), so these are **not
+#   established** effects; more seeds would be needed (≈ 2 min each in full mode).
+# * So the reconstruction does not reproduce the claims for these parts at a CPU budget, which neither
+#   confirms nor refutes the paper (real SID data, full widths, 4000 epochs).
+#
 # %% [markdown]
 # ## Exercises
 #
@@ -751,8 +795,8 @@ for label in ("ISL → max-pool", "no non-local"):
 # * ALEN is SID's U-Net with an inverted shuffle layer for pooling, channel, spatial and non-local attention;
 #   the blocks are a few lines each, and most of the layout is a reconstruction.
 # * At equal CPU seconds on small crops, both networks beat amplify + process + non-local means at high ratios;
-#   the SID U-Net leads ALEN in PSNR at this budget, and the ablations' differences are compared against the
-#   spread of two seeds before they are called.
+#   the SID U-Net leads ALEN in PSNR (ALEN's SSIM loss leaves the brightness slightly off), ALEN leads in SSIM
+#   after longer training, and the ablations' differences stay within the spread of two seeds.
 #
 # ## References
 #
