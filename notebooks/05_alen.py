@@ -652,7 +652,7 @@ for ax, (row, col) in zip(axes[1:], queries):
     ax.imshow(weights, cmap="inferno", alpha=0.6, extent=(0, y.shape[2], y.shape[1], 0), interpolation="nearest")
     scale = y.shape[1] / level4_h  # target pixels per level-4 pixel
     ax.plot((col + 0.5) * scale, (row + 0.5) * scale, "c+", markersize=14, markeredgewidth=2)
-    ax.set_title(f"query + : max weight {weights.max():.2f} (uniform {1 / weights.numel():.3f})", fontsize=9)
+    ax.set_title(f"query +: max {weights.max():.3f}, uniform {1 / weights.numel():.3f}", fontsize=9)
 for ax in axes:
     ax.axis("off")
 plt.show()
@@ -667,7 +667,8 @@ assert min(out_norm) > 0, "training moved the non-local blocks away from the ide
 # over about all the keys; the colours of each panel are stretched to its own range, so the faint structure is
 # visible but small). The trained blocks are no longer the identity ($W_z \neq 0$), but what they add is
 # close to a global average of the features, i.e. global context, not yet the "average with similar pixels
-# elsewhere" of non-local means. Sharper attention would need longer training (exercise 2).
+# elsewhere" of non-local means: the three queries above weight the same places, so the map hardly depends on
+# the query. Sharper, query-dependent attention would need longer training (exercise 2).
 
 # %% [markdown]
 # **Channel weights per block**: one weight in (0, 1) per channel, for the five encoder MABs and the four
