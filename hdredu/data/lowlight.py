@@ -17,7 +17,7 @@ a = 1e-4, b = (2e-4)² in linear units of the short capture (:data:`hdredu.imagi
 
 The classical baseline is :func:`hdredu.imaging.raw.amplify_and_process` (brighten by the ratio, run the camera
 pipeline, optionally denoise with OpenCV's non-local means); it is re-exported here.
-Introduced in the ALEN / SID notebook, section *Low-light data*.
+Introduced in notebooks/05_alen.ipynb, section 3 *Simulated low-light captures, in SID's format*.
 """
 
 from __future__ import annotations

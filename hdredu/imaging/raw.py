@@ -16,7 +16,7 @@ Paper (unprocessing, facts only): T. Brooks, B. Mildenhall, T. Xue, J. Chen, D. 
 "Unprocessing Images for Learned Raw Denoising", CVPR 2019 — the four camera matrices, the white-balance ranges
 and the noise model "variance = shot · signal + read" come from it.
 SID preprocessing: C. Chen, Q. Chen, J. Xu, V. Koltun, "Learning to See in the Dark", CVPR 2018.
-Introduced in notebooks/ (ALEN / SID notebook), section *A camera pipeline both ways*.
+Introduced in notebooks/05_alen.ipynb, sections 1-3 (*What a sensor records*, *The camera pipeline, backwards*).
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ on top of the U-Net's activations; without subsampling (``nonlocal_subsample=Fal
 
 Paper: Zhang, Yan, Zhu, Li, Sun, Zhang, "Attention-based network for low-light image enhancement", IEEE ICME
 2020 (arXiv 2005.09829). Not to be confused with the unrelated "ALEN" of Perez-Zarate et al. (2025).
-Introduced in notebooks/05_alen.ipynb (planned).
+Introduced in notebooks/05_alen.ipynb, sections 5-8.
 """
 
 from __future__ import annotations
@@ -175,7 +175,7 @@ class ALEN(nn.Module):
     16; it returns sRGB (B, 3, 2H, 2W).
 
     Paper: Zhang et al., "Attention-based network for low-light image enhancement", ICME 2020.
-    Introduced in notebooks/05_alen.ipynb (planned).
+    Introduced in notebooks/05_alen.ipynb, sections 5-8.
     """
 
     config_class = ALENConfig

@@ -21,7 +21,7 @@ TensorFlow orders the sub-pixel first. Only weight ports care (reference/alen.md
 
 Paper: Chen, Chen, Xu, Koltun, "Learning to See in the Dark", CVPR 2018, Sec. 3 and Fig. 3 (official code
 cchen156/Learning-to-See-in-the-Dark, ``train_Sony.py``).
-Introduced in notebooks/05_alen.ipynb (planned), section *The SID baseline*.
+Introduced in notebooks/05_alen.ipynb, section 6 *Training the SID U-Net and ALEN at the same CPU budget*.
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ class SIDUNet(nn.Module):
     16; it returns sRGB (B, 3, 2H, 2W). Trained with L1 on 512×512 packed patches in the paper.
 
     Paper: Chen et al., "Learning to See in the Dark", CVPR 2018.
-    Introduced in notebooks/05_alen.ipynb (planned), section *The SID baseline*.
+    Introduced in notebooks/05_alen.ipynb, section 6 *Training the SID U-Net and ALEN at the same CPU budget*.
     """
 
     config_class = SIDUNetConfig

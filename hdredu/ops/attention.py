@@ -193,7 +193,7 @@ class ChannelAttention(nn.Module):
     Multiply yourself (``feat * w``), which keeps the weights available for figures.
 
     Paper: Hu, Shen, Sun, "Squeeze-and-Excitation Networks", CVPR 2018; used as ALEN's CAB (Zhang et al., ICME 2020).
-    Introduced in notebooks/05_alen.ipynb (planned), section *Channel attention*.
+    Introduced in notebooks/05_alen.ipynb, section 5 *Channel and spatial attention, and the mixed attention block*.
     """
 
     def __init__(self, channels: int, reduction: int = 16):
@@ -223,7 +223,7 @@ class SpatialAttention(nn.Module):
         kernel_size: k of the convolution over [mean_c, max_c] (7, CBAM's choice; odd).
 
     Paper: Woo, Park, Lee, Kweon, "CBAM: Convolutional Block Attention Module", ECCV 2018, Sec. 3.
-    Introduced in notebooks/05_alen.ipynb (planned), section *Mixed attention block*.
+    Introduced in notebooks/05_alen.ipynb, section 5 *Channel and spatial attention, and the mixed attention block*.
     """
 
     def __init__(self, kernel_size: int = 7):
@@ -281,7 +281,7 @@ class MixedAttention(nn.Module):
         subsample: max-pool the non-local block's keys and values 2×2 (4× less attention memory).
 
     Paper: Zhang et al., "Attention-based network for low-light image enhancement", ICME 2020 (MAB, CAB).
-    Introduced in notebooks/05_alen.ipynb (planned), section *Mixed attention block*.
+    Introduced in notebooks/05_alen.ipynb, section 5 *Channel and spatial attention, and the mixed attention block*.
     """
 
     def __init__(

@@ -20,7 +20,7 @@ Paper: Wang, Girshick, Gupta, He, "Non-local Neural Networks", CVPR 2018, Sec. 3
 Eq. 1-2 and 6). Deviation: the paper (and its reference code) puts a BatchNorm after W_z and zeroes the BN
 scale; hdredu has no BN there and zeroes W_z itself, which gives the same identity start without batch
 statistics (SID-style low-light training uses batch 1).
-Introduced in notebooks/05_alen.ipynb (planned), section *Non-local attention*.
+Introduced in notebooks/05_alen.ipynb, section 5 *Non-local block*.
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ class NonLocalBlock(nn.Module):
     ``forward(feat, return_attention=False)``: (B, C, H, W) → z (B, C, H, W), or (z, f) with f (B, N, M).
 
     Paper: Wang et al., "Non-local Neural Networks", CVPR 2018 (see the module docstring for the deviation).
-    Introduced in notebooks/05_alen.ipynb (planned), section *Non-local attention*.
+    Introduced in notebooks/05_alen.ipynb, section 5 *Non-local block*.
     """
 
     def __init__(self, channels: int, embed_channels: int | None = None, subsample: bool = False):

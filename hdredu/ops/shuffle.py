@@ -15,7 +15,7 @@ sub-pixel, can: the ISL can learn average pooling or strided subsampling, and an
 Paper: Zhang et al., "Attention-based network for low-light image enhancement", ICME 2020 (ISL); the
 pixel_unshuffle + 1×1 conv form follows a third-party description (reference/alen.md §1); 4C → C is a
 (reconstruction) choice, 4C → 2C is the other reading.
-Introduced in notebooks/05_alen.ipynb (planned), section *Inverted shuffle layer*.
+Introduced in notebooks/05_alen.ipynb, section 5 *Inverted shuffle layer*.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class InvertedShuffle(nn.Module):
     ``forward(feat)``: (B, C, H, W) → (B, C_out, H/s, W/s).
 
     Paper: Zhang et al., ICME 2020 (see the module docstring).
-    Introduced in notebooks/05_alen.ipynb (planned), section *Inverted shuffle layer*.
+    Introduced in notebooks/05_alen.ipynb, section 5 *Inverted shuffle layer*.
     """
 
     def __init__(self, channels: int, out_channels: int | None = None, factor: int = 2, bias: bool = True):
