@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hdredu import baselines, metrics, quantize, viz
+from hdredu import export, metrics, quantize, viz
 from hdredu.data import itm_pairs
 from hdredu.data.samples import TEST_SCENES, TRAIN_SCENES, load_sample
 from hdredu.losses import mqnet_loss
@@ -317,9 +317,387 @@ assert count(paper) == count(MQNet(MQNetConfig.paper())) == 875_432
 assert count(paper.head) == 1_872, "the float head is 0.2 % of the network"
 
 # %% [markdown]
+# ## 3. Training on synthetic LDR/HDR pairs
+#
+# The recipe of `python -m hdredu train mqnet` (the `itm` task): training items are 64×64 windows of the four
+# training scenes, tone-mapped by a random operator; validation items are 128×128 windows of the two held-out
+# scenes made the same way. The loss is the release's $\mathcal L = L_2 + L_1 + 0.1\, L_\text{cos}$ on the
+# min–max normalised HDR (`hdredu.losses.mqnet_loss`; its VGG perceptual term needs ImageNet weights, which
+# hdredu does not download, so it is left out).
+#
+# **Baselines** (`task.baselines`): the LDR linearised with $\gamma = 2.2$ and min–max normalised like the
+# target; the same exposure-matched to the target (an *oracle*: it peeks at the answer's scale); Banterle's
+# inverse of Reinhard's operator. None of them can put anything into a clipped region but a flat value.
+#
+# **Metrics.** PSNR-μ (μ-law, μ = 5000: it weighs dark values heavily), PU21-PSNR (perceptually uniform
+# luminance at a 4000 cd/m² display) and HDR-VDP-2.2 Q (hdredu's own implementation, 1000 cd/m²).
+
+# %%
+CROP, BATCH, VAL_CROP, VAL_SIZE = 64, 8, 128, (4 if FAST else 8)
+STEPS, LR = (600, 2e-3) if FAST else (2500, 2e-3)
+CURVES = {"PSNR-μ (μ = 5000) [dB]": "psnr_mu", "PU21-PSNR (4000 cd/m²) [dB]": "pu21_psnr",
+          "HDR-VDP-2.2 Q (1000 cd/m²)": "hdrvdp2_q"}
+train_data = task.dataset("synthetic", "train", CROP, STEPS * BATCH, 0)  # each item drawn once
+val_data = [task.dataset("synthetic", "test", VAL_CROP, VAL_SIZE, 1)[i] for i in range(VAL_SIZE)]
+val_targets = [y for _, y in val_data]
+baseline_estimates = {}
+for x, y in val_data:
+    for name, estimate in task.baselines(x, y).items():
+        baseline_estimates.setdefault(name, []).append(estimate)
+val_table = metrics.score_table(baseline_estimates, val_targets, tuple(CURVES.values()))
+for name, scores in val_table.items():
+    print(f"{name:45s} " + " · ".join(f"{metrics.LABELS[m]} {v:6.2f}" for m, v in scores.items()))
+
+# %% [markdown]
+# **What the released output bound costs.** The best any $\hat H \in (0.269, 0.881)$ can do is the target
+# clipped to that interval. Most pixels of a min–max normalised HDR image are far below 0.269 (the maximum is a
+# light source), so even this perfect-but-bounded answer scores poorly on PSNR-μ:
+
+# %%
+bound = (torch.sigmoid(torch.tensor(-1.0)).item(), torch.sigmoid(torch.tensor(2.0)).item())
+ceiling = metrics.score_table({"best bounded answer": [y.clamp(*bound) for y in val_targets]}, val_targets,
+                              tuple(CURVES.values()))["best bounded answer"]
+below = sum((y < bound[0]).float().mean().item() for y in val_targets) / len(val_targets)
+print(f"{100 * below:.0f} % of the target values lie below σ(−1) = {bound[0]:.3f}; the best bounded answer scores "
+      + " · ".join(f"{metrics.LABELS[m]} {v:.2f}" for m, v in ceiling.items()))
+assert ceiling["psnr_mu"] < val_table["LDR linearised"]["psnr_mu"], "the bound alone loses to linearising the LDR"
+
+# %% [markdown]
+# So we train with `output="unbounded"`, $\hat H = I + h$ (no tanh, no sigmoid): the one change to the released
+# network in this notebook (exercise 1 trains the released head). Other deviations, for a CPU budget: the
+# `tiny()` preset (width 0.2, 200k parameters), trained from scratch (the release starts from an ImageNet
+# MobileNetV2), lr $2\cdot 10^{-3}$ (×0.1 after 80 % of the steps) instead of $5 \cdot 10^{-5}$, a few hundred to
+# a few thousand steps of batch 8 instead of 610 epochs of batch 4.
+
+# %%
+config = dataclasses.replace(MQNetConfig.tiny(), output="unbounded")
+train_config = TrainConfig(steps=STEPS, lr=LR, batch_size=BATCH, seed=0, eval_every=max(STEPS // 6, 1), device=device)
+seed_everything(0)
+model = MQNet(config)
+curve_metrics = {m: metrics.metric_functions()[m] for m in CURVES.values()}
+started = time.perf_counter()
+history = fit(model, train_data, mqnet_loss, train_config, val_data=val_data, metrics=curve_metrics)
+train_seconds = time.perf_counter() - started
+print(f"{STEPS} steps in {train_seconds:.0f} s ({history.train_seconds:.0f} s training, the rest validation); "
+      + " · ".join(f"{metrics.LABELS[m]} {history.metrics[m][0]:.2f} → {history.metrics[m][-1]:.2f}" for m in CURVES.values()))
+viz.plot_training(history, CURVES, val_table, label="MQNet (tiny, unbounded)", loss_label="MQNet loss (L2 + L1 + 0.1 cos)")
+plt.show()
+assert history.metrics["psnr_mu"][-1] > history.metrics["psnr_mu"][0] + 1, "training must raise PSNR-μ"
+assert history.metrics["pu21_psnr"][-1] > history.metrics["pu21_psnr"][0] + 1, "training must raise PU21-PSNR"
+
+# %% [markdown]
+# ### 3.1 Held-out scenes: where are clipped highlights recovered?
+#
+# The two held-out scenes, whole (256×384), tone-mapped by the exposure operator with the 95th percentile set to
+# white, so about a tenth of the pixels clip. We split every image into the pixels the LDR clips (any channel at
+# 8-bit white) and the rest, and pool the μ-law errors in each part.
+
+# %%
+test_pairs = [itm_pairs.make_pair(load_sample(name), "exposure", percentile=95.0) for name in TEST_SCENES]
+test_ldr = [x for x, _ in test_pairs]
+test_targets = [y for _, y in test_pairs]
+test_clipped = [x.amax(dim=0, keepdim=True) >= 254 / 255 for x in test_ldr]  # (1, H, W) each
+
+
+def predict_all(net, ldrs):
+    net.eval()
+    with torch.no_grad():
+        return [net(x[None])[0] for x in ldrs]
+
+
+test_estimates = {"MQNet (tiny)": predict_all(model, test_ldr)}
+for x, y in test_pairs:
+    for name, estimate in task.baselines(x, y).items():
+        test_estimates.setdefault(name, []).append(estimate)
+test_table = metrics.score_table(test_estimates, test_targets, tuple(CURVES.values()))
+regions = {"clipped in the LDR": test_clipped, "not clipped": [~m for m in test_clipped]}
+print(f"{100 * sum(m.float().mean().item() for m in test_clipped) / 2:.1f} % of the pixels clip")
+print(f"{'':45s} {'PSNR-μ':>8s} {'PU21':>8s} {'Q':>8s} │ PSNR-μ clipped · not clipped")
+region_scores = {}
+for name, estimates in test_estimates.items():
+    region_scores[name] = {r: metrics.pooled_psnr_mu(estimates, test_targets, masks) for r, masks in regions.items()}
+    print(f"{name:45s} " + "".join(f"{test_table[name][m]:8.2f} " for m in CURVES.values())
+          + f"│ {region_scores[name]['clipped in the LDR']:7.2f} · {region_scores[name]['not clipped']:7.2f}")
+gain = {r: region_scores["MQNet (tiny)"][r] - region_scores["LDR linearised"][r] for r in regions}
+print("MQNet − LDR linearised: " + " · ".join(f"{r} {v:+.2f} dB" for r, v in gain.items()))
+assert gain["clipped in the LDR"] > 0, "inside the clipped regions MQNet must beat the flat linearised LDR"
+
+# %% [markdown]
+# The error maps below are in the μ-law domain (where PSNR-μ is measured); the white contour marks the pixels
+# the LDR clips. The linearised LDR is flat inside the contour: its error there is the whole structure of the
+# highlight. Look where MQNet's error inside the contour is lower (highlight shape recovered) and where it is
+# not (a light source far brighter than its surroundings cannot be guessed from a flat white blob).
+
+# %%
+for k, name in enumerate(TEST_SCENES):
+    clip_mask = test_clipped[k][0].float().numpy()
+    viz.show_images({f"{name}: LDR input": test_ldr[k], "HDR target": viz.display_hdr(test_targets[k]),
+                     "LDR linearised": viz.display_hdr(test_estimates["LDR linearised"][k]),
+                     "MQNet": viz.display_hdr(test_estimates["MQNet (tiny)"][k].clamp(min=0))}, ncols=4)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3))
+    for ax, method in zip(axes, ("LDR linearised", "inverse Reinhard (Banterle)", "MQNet (tiny)")):
+        viz.show_error(test_estimates[method][k], test_targets[k], ax=ax, title=f"|error| μ-law, {method}", vmax=0.5)
+        ax.contour(clip_mask, levels=[0.5], colors="white", linewidths=0.6)
+    plt.show()
+
+# %% [markdown]
+# ## 4. Bits versus quality, part by part (fake quantization)
+#
+# A $b$-bit quantizer with step $s$ and zero point $z$ stores $q = \mathrm{clamp}(\mathrm{round}(x/s) + z,\,
+# q_\text{min}, q_\text{max})$ and stands for $\hat x = (q - z)\,s$: inside its range the error is at most $s/2$.
+# Weights get a symmetric range per output channel, activations an affine range per tensor observed on
+# calibration images (`hdredu.ops.quant`). *Fake* quantization computes $\hat x$ in float: it shows the
+# error of $b$-bit integers without integer kernels. `quant.quantize_part(model, part, bits)` wraps every
+# convolution of one part (backbone, decoder or head) — its input activation and its weights — and leaves the
+# rest in float. We sweep 8, 6 and 4 bits per part and score the held-out scenes.
+
+# %%
+BITS = (8, 6, 4)
+PARTS = ("backbone", "decoder", "head")
+calibration_items = task.dataset("synthetic", "train", 128, 4, 7)  # 4 training windows, 128×128
+calibration = [calibration_items[i][0][None] for i in range(len(calibration_items))]
+float_outputs = [o.clamp(0, 1) for o in test_estimates["MQNet (tiny)"]]  # the reference for agreement
+float_psnr = test_table["MQNet (tiny)"]["psnr_mu"]
+sweep, agreement, quant_outputs = {}, {}, {}
+for part in PARTS:
+    for bits in BITS:
+        fake = quant.calibrate(quant.quantize_part(model, part, bits), calibration)
+        outputs = predict_all(fake, test_ldr)
+        quant_outputs[part, bits] = outputs
+        sweep[part, bits] = metrics.score_table({"q": outputs}, test_targets, ("psnr_mu",))["q"]["psnr_mu"]
+        agreement[part, bits] = metrics.score_table({"q": outputs}, float_outputs, ("psnr_mu",))["q"]["psnr_mu"]
+n_convs = {part: sum(isinstance(m, nn.Conv2d) for m in getattr(model, part).modules()) for part in PARTS}
+print(f"float model: PSNR-μ {float_psnr:.2f} dB on the held-out scenes")
+print(f"{'part':9s} {'convs':>5s} {'params':>7s} │ " + " │ ".join(f"{b} bits: PSNR-μ  vs float" for b in BITS))
+for part in PARTS:
+    print(f"{part:9s} {n_convs[part]:5d} {count(getattr(model, part)):7,d} │ "
+          + " │ ".join(f"{sweep[part, b]:14.2f} {agreement[part, b]:8.1f}" for b in BITS))
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+for part in PARTS:
+    axes[0].plot(BITS, [float_psnr - sweep[part, b] for b in BITS], marker="o", label=part)
+    axes[1].plot(BITS, [agreement[part, b] for b in BITS], marker="o", label=part)
+axes[0].set_ylabel("PSNR-μ lost to quantization [dB]")
+axes[1].set_ylabel("PSNR-μ of the output vs the float output [dB]")
+for ax in axes:
+    ax.set_xlabel("bits (weights and input activations of the part)")
+    ax.invert_xaxis()
+    ax.grid(alpha=0.3)
+    ax.legend()
+plt.tight_layout()
+plt.show()
+worst_head = min(agreement["backbone", 8], agreement["decoder", 8]) - agreement["head", 8]
+print(f"at 8 bits the head, {count(model.head) / count(model):.1%} of the weights, moves the output "
+      f"{worst_head:.1f} dB more than the worse of backbone and decoder")
+for part in PARTS:
+    assert agreement[part, 8] > agreement[part, 6] > agreement[part, 4], f"{part}: fewer bits, larger error"
+assert all(agreement["head", b] < min(agreement["backbone", b], agreement["decoder", b]) for b in BITS), \
+    "at every bit width, quantizing the tiny head moves the output more than quantizing a whole big part"
+
+# %% [markdown]
+# **Why the head stays in float.** The backbone's and decoder's rounding errors pass through many more layers,
+# batch norms and, finally, the head's instance norms, which re-normalise them; whatever the head computes
+# goes straight into $\hat H = I + h$ at full resolution. Its activations also span the widest relative range
+# (it produces HDR values, where a highlight can be tens of times brighter than the median), so one step $s$
+# per tensor is coarse for the dark majority — exactly the values PSNR-μ weighs most. And it is tiny: keeping
+# it in float costs almost nothing in bytes. The maps show *where* each part's 6-bit error lands.
+
+# %%
+k = 0
+fig, axes = plt.subplots(1, 3, figsize=(13, 3))
+for ax, part in zip(axes, PARTS):
+    viz.show_error(quant_outputs[part, 6][k], float_outputs[k], ax=ax, vmax=0.1,
+                   title=f"|6-bit {part} − float| (μ-law)")
+plt.show()
+
+# %% [markdown]
+# ## 5. Real int8 on this CPU: fp32 vs all-int8 vs mixed
+#
+# Fake quantization shows the error; speed needs integer kernels. `hdredu.quantize` uses torchao's PT2E flow:
+# `torch.export` the network → `X86InductorQuantizer` marks which ops run in int8 → insert observers → calibrate
+# on a few images → `convert_pt2e` (quantize / dequantize pairs around each op) → `torch.compile` with Inductor,
+# which fuses each dequantize → conv → quantize into one oneDNN int8 kernel. Three variants of the trained model:
+#
+# | variant | int8 | float |
+# |---|---|---|
+# | fp32 | – | everything (exported and compiled too, so the comparison is compiled against compiled) |
+# | int8 | every supported op | what the quantizer does not cover (instance norm, tanh, …) |
+# | mixed (MQNet's) | backbone + decoder | the head and $I + h$ |
+#
+# The exported graph has a static shape, so each size gets its own variants. Timing: one thread, batch 1,
+# median of a few calls after the first (the first call compiles; its time is printed). On a 2-core machine
+# other programs make timings vary by tens of percent: compare ratios within one run. Compilation takes tens
+# of seconds per variant here, so **FAST mode skips it**: it builds the same quantized graphs uncompiled (their
+# numbers — bytes and quality — are the compiled ones, their speed is not) and times nothing.
+
+# %%
+def exposure_pair(name, size):
+    """A bundled scene resized to size = (H, W), through the exposure operator: (ldr (1, 3, H, W), target (3, H, W))."""
+    scene = F.interpolate(load_sample(name)[None], size=size, mode="bilinear", align_corners=False)[0].clamp(min=0)
+    ldr, target = itm_pairs.make_pair(scene, "exposure", percentile=95.0)
+    return ldr[None], target
+
+
+def median_time(fn, x, repeats):
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn(x)
+        times.append(time.perf_counter() - started)
+    return sorted(times)[len(times) // 2]
+
+
+SIZES = [(256, 256)] if FAST else [(256, 256), (768, 1280)]
+COMPILE = not FAST
+threads = torch.get_num_threads()
+torch.set_num_threads(1)
+model.eval()
+int8_rows = {}
+for size in SIZES:
+    calibration_256 = [exposure_pair(name, size)[0] for name in TRAIN_SCENES]
+    tests = [exposure_pair(name, size) for name in TEST_SCENES]
+    with torch.no_grad():
+        eager = [model(x)[0] for x, _ in tests]
+    eager_psnr = metrics.score_table({"e": eager}, [y for _, y in tests], ("psnr_mu",))["e"]["psnr_mu"]
+    for variant in quantize.VARIANTS:
+        started = time.perf_counter()
+        built = quantize.build_variant(model, variant, calibration_256, compile=COMPILE)
+        outputs = [built(x)[0] for x, _ in tests]  # the first call compiles
+        build_seconds = time.perf_counter() - started
+        psnr = metrics.score_table({"v": outputs}, [y for _, y in tests], ("psnr_mu",))["v"]["psnr_mu"]
+        agree = metrics.score_table({"v": outputs}, [o.clamp(0, 1) for o in eager], ("psnr_mu",))["v"]["psnr_mu"]
+        int8_rows[size, variant] = {
+            "build_s": build_seconds, "bytes": quantize.model_bytes(built), "psnr_mu": psnr,
+            "loss_db": eager_psnr - psnr, "agreement": agree,
+            "latency_s": median_time(built, tests[0][0], 5 if size[0] <= 256 else 3) if COMPILE else float("nan"),
+        }
+torch.set_num_threads(threads)
+
+print(f"{'size':>9s} {'variant':>7s} {'build+compile':>13s} {'latency':>9s} {'× fp32':>6s} {'weights':>9s} "
+      f"{'PSNR-μ':>7s} {'loss':>7s} {'vs fp32':>8s}")
+for (size, variant), row in int8_rows.items():
+    fp32 = int8_rows[size, "fp32"]
+    timing = (f"{1e3 * row['latency_s']:6.1f} ms {fp32['latency_s'] / row['latency_s']:5.2f}×" if COMPILE
+              else f"{'–':>9s} {'–':>6s}")
+    print(f"{size[0]:4d}×{size[1]:<4d} {variant:>7s} {row['build_s']:11.1f} s {timing} {row['bytes']:9,d} "
+          f"{row['psnr_mu']:7.2f} {row['loss_db']:+6.3f} {row['agreement']:6.1f} dB")
+for size in SIZES:
+    fp32, int8, mixed = (int8_rows[size, v] for v in ("fp32", "int8", "mixed"))
+    assert int8["bytes"] <= mixed["bytes"] < fp32["bytes"] / 2, "int8 weights: under half the fp32 bytes; the float head adds a little"
+    assert mixed["loss_db"] <= int8["loss_db"], "keeping the head in float must not lose more than quantizing it"
+    assert mixed["agreement"] > 25 and int8["agreement"] > 25, "int8 variants stay close to the float network"
+    if COMPILE:
+        print(f"{size[0]}×{size[1]}: int8 runs at {fp32['latency_s'] / int8['latency_s']:.2f}× and mixed at "
+              f"{fp32['latency_s'] / mixed['latency_s']:.2f}× the speed of compiled fp32 (one thread, this CPU, this run)")
+
+# %% [markdown]
+# ### 5.1 Leaving PyTorch: ONNX
+#
+# `hdredu.export` writes the fp32 network and the **mixed** PT2E graph to ONNX with the dynamo exporter. The
+# quantize / dequantize pairs become `QuantizeLinear` / `DequantizeLinear` nodes around float operators (the
+# "QDQ" form that onnxruntime, TensorRT or XNNPACK fuse into integer kernels); the head has none. onnxruntime's
+# output must equal PyTorch's. The ONNX packages are optional (`pip install -c constraints.txt onnx onnxscript
+# onnxruntime`); each export takes tens of seconds here, so FAST mode skips this cell.
+
+# %%
+problems = export.onnx_support_problems("mixed")
+if FAST or problems:
+    print("ONNX export skipped: " + ("FAST mode" if FAST else "; ".join(problems)))
+else:
+    import tempfile
+    from pathlib import Path
+
+    folder = Path(tempfile.mkdtemp())
+    x, _ = exposure_pair(TEST_SCENES[0], (256, 256))
+    calibration_256 = [exposure_pair(name, (256, 256))[0] for name in TRAIN_SCENES]
+    with torch.no_grad():
+        reference = {"fp32": model(x), "mixed": quantize.quantize_network(model, calibration_256, "mixed")(x)}
+    for variant in ("fp32", "mixed"):
+        path = export.export_onnx(model, folder / f"mqnet_{variant}.onnx", x, variant, calibration_256)
+        onnx_out = export.OnnxModel(path, threads=1)(x)
+        difference = (onnx_out - reference[variant]).abs().max().item()
+        counts = export.op_counts(path)
+        print(f"{variant:5s}: {path.stat().st_size:,} bytes, max |onnxruntime − PyTorch| = {difference:.1e}; nodes: "
+              + ", ".join(f"{op} {n}" for op, n in list(counts.items())[:6]))
+        assert difference < 1e-3, f"{variant}: onnxruntime must reproduce the PyTorch graph"
+    assert counts.get("QuantizeLinear", 0) > 0, "the mixed file carries int8 QDQ nodes"
+
+# %% [markdown]
+# ## 6. Attention ablation at equal budget: SA vs CSA vs CA
+#
+# The paper compares spatial (SA), channel-spatial (CSA) and channel attention (CA) in the decoder and reports
+# CA best. We train the three variants of the same tiny network with the same data, seed, steps and learning
+# rate (`config.ablation(name)`), shorter than section 3 so that three trainings fit the budget, and score them
+# on the validation windows and the held-out scenes.
+
+# %%
+ABLATION_STEPS = 300 if FAST else 800
+ablation_config = dataclasses.replace(train_config, steps=ABLATION_STEPS, eval_every=0)
+ablation = {}
+for name in ("SA", "CSA", "CA"):
+    seed_everything(0)
+    net = MQNet(config.ablation(name))
+    run = fit(net, task.dataset("synthetic", "train", CROP, ABLATION_STEPS * BATCH, 0), mqnet_loss, ablation_config,
+              val_data=val_data, metrics={m: curve_metrics[m] for m in ("psnr_mu", "pu21_psnr")})
+    held_out = metrics.score_table({name: predict_all(net, test_ldr)}, test_targets, ("psnr_mu", "pu21_psnr"))[name]
+    ablation[name] = {"parameters": count(net), "val PSNR-μ start": run.metrics["psnr_mu"][0],
+                      "val PSNR-μ": run.metrics["psnr_mu"][-1], "val PU21-PSNR": run.metrics["pu21_psnr"][-1],
+                      "held-out PSNR-μ": held_out["psnr_mu"], "held-out PU21-PSNR": held_out["pu21_psnr"]}
+print(f"{ABLATION_STEPS} steps each\n{'':4s}" + "".join(f"{k:>20s}" for k in next(iter(ablation.values()))))
+for name, row in ablation.items():
+    print(f"{name:4s}{row['parameters']:20,d}" + "".join(f"{v:20.2f}" for k, v in row.items() if k != "parameters"))
+best = max(ablation, key=lambda n: ablation[n]["val PSNR-μ"])
+print(f"best validation PSNR-μ at this budget: {best} (the paper reports CA best)")
+for name, row in ablation.items():
+    assert row["val PSNR-μ"] > row["val PSNR-μ start"] + 1, f"{name}: training must raise PSNR-μ"
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. **The output bound.** Train with `MQNetConfig(output="unbounded")` … (to be continued)
+# 1. **The released head.** Train `MQNetConfig.tiny()` (output $\sigma(I + \tanh h)$, bounded to (0.269, 0.881))
+#    with the same budget. How close does it get to the "best bounded answer" of section 3, and what do the error
+#    maps show in the dark regions?
+# 2. **A loss for the metric.** The release's loss is linear ($L_2 + L_1 + $ cosine), PSNR-μ is logarithmic-like.
+#    Train with `hdredu.losses.mu_law_l1` instead, or add it. Which curves move, and what happens to the error
+#    inside the clipped regions?
+# 3. **Only clipped pixels.** Evaluate with `percentile=99.9` (almost nothing clips) and `percentile=90`. Does
+#    MQNet's advantage over the linearised LDR grow with the share of clipped pixels?
+# 4. **Mixed precision, differently.** Quantize the head at 8 bits but the backbone at 4 bits
+#    (`quant.quantize_part` twice, `inplace=True` the second time). Which part should get the bits?
+# 5. **Batch norm folding.** `hdredu.ops.quant` does not fold batch norms into the convolutions before quantizing,
+#    a real int8 kernel does. Fold them (W' = γW/σ, b' = β − γμ/σ) and repeat section 4: does the backbone's error
+#    shrink?
+# 6. **Threads.** Repeat section 5 with `torch.set_num_threads(2)` on an idle machine and with another program
+#    keeping both cores busy. Which variant suffers most from the contention?
+# 7. **CSA as meant.** Train the CSA ablation with `csa_kernel=1` (a per-channel gate instead of a C×C kernel).
+#    Parameters, score?
+#
+# ## Summary
+#
+# * Inverse tone mapping is undoing a curve where the LDR is well exposed and guessing where it clips; the
+#   guess decides the global scale of a min–max normalised HDR target, which is why an oracle that knows the
+#   exposure scores far above every method that does not.
+# * MQNet is a MobileNetV2-0.35 U-Net: inverted residual linear bottlenecks, channel attention from the global
+#   average in the decoder, nearest upsampling and skip concatenations, and a 1,872-parameter head with
+#   instance norms. The released output $\sigma(I + \tanh h)$ cannot leave (0.269, 0.881).
+# * Quantizing the head hurts the output more than quantizing any of the big parts, per bit and in absolute
+#   terms, and keeping it in float costs almost no bytes: the "mixed" split.
+# * Real int8 on an x86 CPU goes through PT2E + Inductor; weights shrink about 3× (int8 plus scales), and the
+#   speed-up depends on the image size and on how busy the CPU is.
+#
+# ## References
+#
+# * J. Borrego-Carazo, M. Ozay, F. Laboyrie, P. Wisbey. A Mixed Quantization Network for (Computationally)
+#   Efficient Mobile Inverse Tone Mapping. BMVC 2021, arXiv 2203.06504. Code: github.com/BCJuan/ITMMQNet.
+# * M. Sandler, A. Howard, M. Zhu, A. Zhmoginov, L.-C. Chen. MobileNetV2: Inverted Residuals and Linear
+#   Bottlenecks. CVPR 2018.
+# * Y. Zhang, K. Li, K. Li, L. Wang, B. Zhong, Y. Fu. Image Super-Resolution Using Very Deep Residual Channel
+#   Attention Networks. ECCV 2018 (channel attention).
+# * F. Banterle, P. Ledda, K. Debattista, A. Chalmers. Inverse Tone Mapping. GRAPHITE 2006.
+# * B. Jacob et al. Quantization and Training of Neural Networks for Efficient Integer-Arithmetic-Only
+#   Inference. CVPR 2018.
+# * R. Mantiuk, K. J. Kim, A. G. Rempel, W. Heidrich. HDR-VDP-2. SIGGRAPH 2011 · A. Mantiuk, R. Mantiuk et al.,
+#   PU21: A novel perceptually uniform encoding for adapting existing quality metrics for HDR. PCS 2021.
 
 # %%
 print(f"notebook wall time: {(time.perf_counter() - notebook_start) / 60:.1f} min (FAST = {FAST})")
