@@ -330,13 +330,14 @@ assert count(paper.head) == 1_872, "the float head is 0.2 % of the network"
 # inverse of Reinhard's operator. None of them can put anything into a clipped region but a flat value.
 #
 # **Metrics.** PSNR-μ (μ-law, μ = 5000: it weighs dark values heavily), PU21-PSNR (perceptually uniform
-# luminance at a 4000 cd/m² display) and HDR-VDP-2.2 Q (hdredu's own implementation, 1000 cd/m²).
+# luminance at a 4000 cd/m² display) and HDR-VDP-2.2 Q (hdredu's own implementation, 1000 cd/m²); and PSNR-L,
+# plain PSNR of the linear values with the output clipped to the target's range $[0, 1]$: the domain of the loss.
 
 # %%
 CROP, BATCH, VAL_CROP, VAL_SIZE = 64, 8, 128, (4 if FAST else 8)
-STEPS, LR = (600, 2e-3) if FAST else (2500, 2e-3)
+STEPS, LR = (600, 2e-3) if FAST else (2000, 2e-3)
 CURVES = {"PSNR-μ (μ = 5000) [dB]": "psnr_mu", "PU21-PSNR (4000 cd/m²) [dB]": "pu21_psnr",
-          "HDR-VDP-2.2 Q (1000 cd/m²)": "hdrvdp2_q"}
+          "HDR-VDP-2.2 Q (1000 cd/m²)": "hdrvdp2_q", "PSNR-L, output clipped to [0, 1] [dB]": "psnr_display"}
 train_data = task.dataset("synthetic", "train", CROP, STEPS * BATCH, 0)  # each item drawn once
 val_data = [task.dataset("synthetic", "test", VAL_CROP, VAL_SIZE, 1)[i] for i in range(VAL_SIZE)]
 val_targets = [y for _, y in val_data]
@@ -384,6 +385,17 @@ viz.plot_training(history, CURVES, val_table, label="MQNet (tiny, unbounded)", l
 plt.show()
 assert history.metrics["psnr_mu"][-1] > history.metrics["psnr_mu"][0] + 1, "training must raise PSNR-μ"
 assert history.metrics["pu21_psnr"][-1] > history.metrics["pu21_psnr"][0] + 1, "training must raise PU21-PSNR"
+for name in ("LDR linearised", "inverse Reinhard (Banterle)"):
+    assert history.metrics["psnr_display"][-1] > val_table[name]["psnr_display"], f"in linear units MQNet beats {name}"
+
+# %% [markdown]
+# **Reading the curves.** In the loss's own domain, linear values (PSNR-L, right), MQNet ends above both
+# classical inverse tone mappers. PSNR-μ and PU21-PSNR climb from the untrained network's level but stay at or
+# below the linearised LDR, and HDR-VDP-2 Q does not follow them at all. The loss is linear ($L_2$, $L_1$ on
+# values in $[0, 1]$), so it is dominated by the few bright pixels, while those three metrics weigh the dark
+# majority of a min–max normalised HDR image (μ-law, PU21 and the visual model compress the highlights). The exposure-matched oracle shows how much of the error is the global
+# scale alone: it only rescales the linearised LDR, and it leads every method by a wide margin. A small network
+# trained for minutes learns the curve and some of the scale, not yet the fine dark detail.
 
 # %% [markdown]
 # ### 3.1 Held-out scenes: where are clipped highlights recovered?
@@ -412,7 +424,7 @@ for x, y in test_pairs:
 test_table = metrics.score_table(test_estimates, test_targets, tuple(CURVES.values()))
 regions = {"clipped in the LDR": test_clipped, "not clipped": [~m for m in test_clipped]}
 print(f"{100 * sum(m.float().mean().item() for m in test_clipped) / 2:.1f} % of the pixels clip")
-print(f"{'':45s} {'PSNR-μ':>8s} {'PU21':>8s} {'Q':>8s} │ PSNR-μ clipped · not clipped")
+print(f"{'':45s} {'PSNR-μ':>8s} {'PU21':>8s} {'Q':>8s} {'PSNR-L':>8s} │ PSNR-μ clipped · not clipped")
 region_scores = {}
 for name, estimates in test_estimates.items():
     region_scores[name] = {r: metrics.pooled_psnr_mu(estimates, test_targets, masks) for r, masks in regions.items()}
@@ -553,34 +565,32 @@ threads = torch.get_num_threads()
 torch.set_num_threads(1)
 model.eval()
 int8_rows = {}
+print(f"{'size':>9s} {'variant':>7s} {'build+compile':>13s} {'latency':>9s} {'× fp32':>6s} {'weights':>9s} "
+      f"{'PSNR-μ':>7s} {'loss':>7s} {'vs fp32':>8s}")
 for size in SIZES:
-    calibration_256 = [exposure_pair(name, size)[0] for name in TRAIN_SCENES]
+    calibration_size = [exposure_pair(name, size)[0] for name in TRAIN_SCENES]
     tests = [exposure_pair(name, size) for name in TEST_SCENES]
     with torch.no_grad():
         eager = [model(x)[0] for x, _ in tests]
     eager_psnr = metrics.score_table({"e": eager}, [y for _, y in tests], ("psnr_mu",))["e"]["psnr_mu"]
     for variant in quantize.VARIANTS:
         started = time.perf_counter()
-        built = quantize.build_variant(model, variant, calibration_256, compile=COMPILE)
+        built = quantize.build_variant(model, variant, calibration_size, compile=COMPILE)
         outputs = [built(x)[0] for x, _ in tests]  # the first call compiles
         build_seconds = time.perf_counter() - started
         psnr = metrics.score_table({"v": outputs}, [y for _, y in tests], ("psnr_mu",))["v"]["psnr_mu"]
         agree = metrics.score_table({"v": outputs}, [o.clamp(0, 1) for o in eager], ("psnr_mu",))["v"]["psnr_mu"]
-        int8_rows[size, variant] = {
+        row = int8_rows[size, variant] = {
             "build_s": build_seconds, "bytes": quantize.model_bytes(built), "psnr_mu": psnr,
             "loss_db": eager_psnr - psnr, "agreement": agree,
             "latency_s": median_time(built, tests[0][0], 5 if size[0] <= 256 else 3) if COMPILE else float("nan"),
         }
+        fp32 = int8_rows[size, "fp32"]
+        timing = (f"{1e3 * row['latency_s']:6.1f} ms {fp32['latency_s'] / row['latency_s']:5.2f}×" if COMPILE
+                  else f"{'–':>9s} {'–':>6s}")
+        print(f"{size[0]:4d}×{size[1]:<4d} {variant:>7s} {row['build_s']:11.1f} s {timing} {row['bytes']:9,d} "
+              f"{row['psnr_mu']:7.2f} {row['loss_db']:+6.3f} {row['agreement']:6.1f} dB", flush=True)
 torch.set_num_threads(threads)
-
-print(f"{'size':>9s} {'variant':>7s} {'build+compile':>13s} {'latency':>9s} {'× fp32':>6s} {'weights':>9s} "
-      f"{'PSNR-μ':>7s} {'loss':>7s} {'vs fp32':>8s}")
-for (size, variant), row in int8_rows.items():
-    fp32 = int8_rows[size, "fp32"]
-    timing = (f"{1e3 * row['latency_s']:6.1f} ms {fp32['latency_s'] / row['latency_s']:5.2f}×" if COMPILE
-              else f"{'–':>9s} {'–':>6s}")
-    print(f"{size[0]:4d}×{size[1]:<4d} {variant:>7s} {row['build_s']:11.1f} s {timing} {row['bytes']:9,d} "
-          f"{row['psnr_mu']:7.2f} {row['loss_db']:+6.3f} {row['agreement']:6.1f} dB")
 for size in SIZES:
     fp32, int8, mixed = (int8_rows[size, v] for v in ("fp32", "int8", "mixed"))
     assert int8["bytes"] <= mixed["bytes"] < fp32["bytes"] / 2, "int8 weights: under half the fp32 bytes; the float head adds a little"
@@ -631,7 +641,7 @@ else:
 # on the validation windows and the held-out scenes.
 
 # %%
-ABLATION_STEPS = 300 if FAST else 800
+ABLATION_STEPS = 300 if FAST else 600
 ablation_config = dataclasses.replace(train_config, steps=ABLATION_STEPS, eval_every=0)
 ablation = {}
 for name in ("SA", "CSA", "CA"):
