@@ -35,7 +35,16 @@
 #
 # **Prerequisites.** `00_hdr_basics` (tone mapping, μ-law, PU21), `01_ahdrnet` (`hdredu.train.fit`, attention).
 #
-# **Budget (2-core CPU, measured).** FILLED IN AT THE END.
+# **Budget (2-core CPU, otherwise idle, measured).** FAST mode (`HDREDU_FAST=1`: 600 training steps, three
+# 300-step ablation runs, int8 graphs built but not compiled or timed, no ONNX) ≈ 2.3 min of CPU time (137–141 s
+# user CPU; measured on a shared machine, wall time there was ≈ 7 min); full mode (2000 steps, three 600-step
+# ablation runs, six Inductor compilations at 256² and 768×1280, the ONNX check) FULL_TIME.
+#
+# **Scores reached** (validation windows of the two held-out scenes, printed by section 3). FAST: PSNR-μ 11.6 dB,
+# PU21-PSNR 7.5 dB, HDR-VDP-2 Q 40.6, PSNR-L (output clipped to [0, 1]) 27.9 dB, where the linearised LDR scores
+# 12.6 / 6.0 / 54.5 / 18.9 and Banterle's inverse Reinhard 12.0 / 6.2 / 51.2 / 26.4: the tiny network wins in
+# the linear domain its loss works in, and loses on the metrics that weigh the dark pixels (section 3 explains
+# why). FULL_SCORES Only the exposure-matched oracle, which peeks at the answer's scale, beats everything.
 
 # %%
 import dataclasses
@@ -338,6 +347,7 @@ CROP, BATCH, VAL_CROP, VAL_SIZE = 64, 8, 128, (4 if FAST else 8)
 STEPS, LR = (600, 2e-3) if FAST else (2000, 2e-3)
 CURVES = {"PSNR-μ (μ = 5000) [dB]": "psnr_mu", "PU21-PSNR (4000 cd/m²) [dB]": "pu21_psnr",
           "HDR-VDP-2.2 Q (1000 cd/m²)": "hdrvdp2_q", "PSNR-L, output clipped to [0, 1] [dB]": "psnr_display"}
+SHORT = {"psnr_mu": "PSNR-μ", "pu21_psnr": "PU21-PSNR", "hdrvdp2_q": "HDR-VDP-2 Q", "psnr_display": "PSNR-L (clipped)"}
 train_data = task.dataset("synthetic", "train", CROP, STEPS * BATCH, 0)  # each item drawn once
 val_data = [task.dataset("synthetic", "test", VAL_CROP, VAL_SIZE, 1)[i] for i in range(VAL_SIZE)]
 val_targets = [y for _, y in val_data]
@@ -347,7 +357,7 @@ for x, y in val_data:
         baseline_estimates.setdefault(name, []).append(estimate)
 val_table = metrics.score_table(baseline_estimates, val_targets, tuple(CURVES.values()))
 for name, scores in val_table.items():
-    print(f"{name:45s} " + " · ".join(f"{metrics.LABELS[m]} {v:6.2f}" for m, v in scores.items()))
+    print(f"{name:45s} " + " · ".join(f"{SHORT[m]} {v:6.2f}" for m, v in scores.items()))
 
 # %% [markdown]
 # **What the released output bound costs.** The best any $\hat H \in (0.269, 0.881)$ can do is the target
@@ -360,7 +370,7 @@ ceiling = metrics.score_table({"best bounded answer": [y.clamp(*bound) for y in 
                               tuple(CURVES.values()))["best bounded answer"]
 below = sum((y < bound[0]).float().mean().item() for y in val_targets) / len(val_targets)
 print(f"{100 * below:.0f} % of the target values lie below σ(−1) = {bound[0]:.3f}; the best bounded answer scores "
-      + " · ".join(f"{metrics.LABELS[m]} {v:.2f}" for m, v in ceiling.items()))
+      + " · ".join(f"{SHORT[m]} {v:.2f}" for m, v in ceiling.items()))
 assert ceiling["psnr_mu"] < val_table["LDR linearised"]["psnr_mu"], "the bound alone loses to linearising the LDR"
 
 # %% [markdown]
@@ -380,18 +390,24 @@ started = time.perf_counter()
 history = fit(model, train_data, mqnet_loss, train_config, val_data=val_data, metrics=curve_metrics)
 train_seconds = time.perf_counter() - started
 print(f"{STEPS} steps in {train_seconds:.0f} s ({history.train_seconds:.0f} s training, the rest validation); "
-      + " · ".join(f"{metrics.LABELS[m]} {history.metrics[m][0]:.2f} → {history.metrics[m][-1]:.2f}" for m in CURVES.values()))
+      + " · ".join(f"{SHORT[m]} {history.metrics[m][0]:.2f} → {history.metrics[m][-1]:.2f}" for m in CURVES.values()))
 viz.plot_training(history, CURVES, val_table, label="MQNet (tiny, unbounded)", loss_label="MQNet loss (L2 + L1 + 0.1 cos)")
 plt.show()
 assert history.metrics["psnr_mu"][-1] > history.metrics["psnr_mu"][0] + 1, "training must raise PSNR-μ"
 assert history.metrics["pu21_psnr"][-1] > history.metrics["pu21_psnr"][0] + 1, "training must raise PU21-PSNR"
-for name in ("LDR linearised", "inverse Reinhard (Banterle)"):
-    assert history.metrics["psnr_display"][-1] > val_table[name]["psnr_display"], f"in linear units MQNet beats {name}"
+best_l = max(history.metrics["psnr_display"])
+print(f"PSNR-L (clipped): best {best_l:.2f} dB during training, final {history.metrics['psnr_display'][-1]:.2f} dB; "
+      f"LDR linearised {val_table['LDR linearised']['psnr_display']:.2f}, inverse Reinhard "
+      f"{val_table['inverse Reinhard (Banterle)']['psnr_display']:.2f} dB")
+assert history.metrics["psnr_display"][-1] > val_table["LDR linearised"]["psnr_display"], \
+    "in linear units, the domain of its loss, MQNet beats the linearised LDR"
 
 # %% [markdown]
-# **Reading the curves.** In the loss's own domain, linear values (PSNR-L, right), MQNet ends above both
-# classical inverse tone mappers. PSNR-μ and PU21-PSNR climb from the untrained network's level but stay at or
-# below the linearised LDR, and HDR-VDP-2 Q does not follow them at all. The loss is linear ($L_2$, $L_1$ on
+# **Reading the curves.** In the loss's own domain, linear values (PSNR-L, right), MQNet ends above the
+# linearised LDR; against Banterle's inverse Reinhard it peaks early and then wavers at this learning rate (the
+# cell above prints best and final values; FAST's 600 steps end above it on their four validation windows).
+# PSNR-μ and PU21-PSNR climb from the untrained network's level but stay at or below the linearised LDR, and
+# HDR-VDP-2 Q does not follow them at all. The loss is linear ($L_2$, $L_1$ on
 # values in $[0, 1]$), so it is dominated by the few bright pixels, while those three metrics weigh the dark
 # majority of a min–max normalised HDR image (μ-law, PU21 and the visual model compress the highlights). The exposure-matched oracle shows how much of the error is the global
 # scale alone: it only rescales the linearised LDR, and it leads every method by a wide margin. A small network
@@ -599,6 +615,19 @@ for size in SIZES:
     if COMPILE:
         print(f"{size[0]}×{size[1]}: int8 runs at {fp32['latency_s'] / int8['latency_s']:.2f}× and mixed at "
               f"{fp32['latency_s'] / mixed['latency_s']:.2f}× the speed of compiled fp32 (one thread, this CPU, this run)")
+
+# %% [markdown]
+# **Reading the table.** Bytes and quality are measured in both modes, and they are the robust part: int8 weights
+# (one byte per weight plus a float scale per channel) take about a third of the fp32 bytes, the float head
+# adds a little back, and both int8 variants stay within a few hundredths of a dB of the float network's
+# PSNR-μ, mixed no worse than all-int8. **Speed is not guaranteed.** On this CPU the tiny network (width 0.2,
+# 8–48 channels per layer) gains little or nothing from int8 at 256²: oneDNN's int8 kernels need wide channel
+# counts to fill their vector lanes, each int8 op pays for quantizing its output, depthwise convolutions are
+# memory-bound either way, and everything the quantizer leaves in float (instance norms, upsampling,
+# concatenations, sigmoid) costs the same as before. The larger the image, the more the convolutions dominate
+# and the better int8 does; the paper preset at 768×1280 runs about 2.3× faster in int8 than compiled fp32
+# on this machine type (`python benchmarks/bench_mqnet.py`, docstring of `hdredu.quantize`). On a busy
+# 2-core machine the timings move by tens of percent between runs, so we assert no timing, only print ratios.
 
 # %% [markdown]
 # ### 5.1 Leaving PyTorch: ONNX
