@@ -42,9 +42,13 @@
 #
 # **Scores reached** (validation windows of the two held-out scenes, printed by section 3). FAST: PSNR-μ 11.6 dB,
 # PU21-PSNR 7.5 dB, HDR-VDP-2 Q 40.6, PSNR-L (output clipped to [0, 1]) 27.9 dB, where the linearised LDR scores
-# 12.6 / 6.0 / 54.5 / 18.9 and Banterle's inverse Reinhard 12.0 / 6.2 / 51.2 / 26.4: the tiny network wins in
-# the linear domain its loss works in, and loses on the metrics that weigh the dark pixels (section 3 explains
-# why). FULL_SCORES Only the exposure-matched oracle, which peeks at the answer's scale, beats everything.
+# 12.6 / 6.0 / 54.5 / 18.9 and Banterle's inverse Reinhard 12.0 / 6.2 / 51.2 / 26.4. Full: 10.3 / 4.8 / 37.1 /
+# 21.8 dB (PSNR-L best 23.8 during training) against 12.7 / 6.3 / 53.6 / 18.7 and 12.0 / 6.1 / 50.9 / 23.7 on
+# eight windows. The tiny network beats the linearised LDR in the linear domain its loss works in, and loses on
+# the metrics that weigh the dark pixels (section 3 explains why); the exposure-matched oracle, which peeks at
+# the answer's scale, beats everything. Quantization (sections 4–5): the head is the most sensitive part per
+# bit; int8 weights take a third of the fp32 bytes at a cost of < 0.1 dB PSNR-μ; int8 is ≈ 1.6× faster than
+# compiled fp32 at 256² but not at 768×1280 for this tiny model (section 5 says why).
 
 # %%
 import dataclasses
@@ -453,8 +457,11 @@ assert gain["clipped in the LDR"] > 0, "inside the clipped regions MQNet must be
 # %% [markdown]
 # The error maps below are in the μ-law domain (where PSNR-μ is measured); the white contour marks the pixels
 # the LDR clips. The linearised LDR is flat inside the contour: its error there is the whole structure of the
-# highlight. Look where MQNet's error inside the contour is lower (highlight shape recovered) and where it is
-# not (a light source far brighter than its surroundings cannot be guessed from a flat white blob).
+# highlight. The gains printed above are pooled over both scenes: at these budgets MQNet gains on the linearised
+# LDR inside the clipped regions, but more outside them — it learns the tone curve first and the highlights
+# later — and Banterle's expansion, which brightens every near-white pixel, still does better inside them.
+# Look where MQNet's error inside the contour is lower (highlight shape recovered) and where it is not (a light
+# source far brighter than its surroundings cannot be guessed from a flat white blob).
 
 # %%
 for k, name in enumerate(TEST_SCENES):
@@ -611,7 +618,7 @@ for size in SIZES:
     fp32, int8, mixed = (int8_rows[size, v] for v in ("fp32", "int8", "mixed"))
     assert int8["bytes"] <= mixed["bytes"] < fp32["bytes"] / 2, "int8 weights: under half the fp32 bytes; the float head adds a little"
     assert mixed["loss_db"] <= int8["loss_db"], "keeping the head in float must not lose more than quantizing it"
-    assert mixed["agreement"] > 25 and int8["agreement"] > 25, "int8 variants stay close to the float network"
+    assert abs(int8["loss_db"]) < 0.3 and abs(mixed["loss_db"]) < 0.3, "int8 costs under 0.3 dB PSNR-μ (the issue's target)"
     if COMPILE:
         print(f"{size[0]}×{size[1]}: int8 runs at {fp32['latency_s'] / int8['latency_s']:.2f}× and mixed at "
               f"{fp32['latency_s'] / mixed['latency_s']:.2f}× the speed of compiled fp32 (one thread, this CPU, this run)")
@@ -620,14 +627,19 @@ for size in SIZES:
 # **Reading the table.** Bytes and quality are measured in both modes, and they are the robust part: int8 weights
 # (one byte per weight plus a float scale per channel) take about a third of the fp32 bytes, the float head
 # adds a little back, and both int8 variants stay within a few hundredths of a dB of the float network's
-# PSNR-μ, mixed no worse than all-int8. **Speed is not guaranteed.** On this CPU the tiny network (width 0.2,
-# 8–48 channels per layer) gains little or nothing from int8 at 256²: oneDNN's int8 kernels need wide channel
-# counts to fill their vector lanes, each int8 op pays for quantizing its output, depthwise convolutions are
-# memory-bound either way, and everything the quantizer leaves in float (instance norms, upsampling,
-# concatenations, sigmoid) costs the same as before. The larger the image, the more the convolutions dominate
-# and the better int8 does; the paper preset at 768×1280 runs about 2.3× faster in int8 than compiled fp32
-# on this machine type (`python benchmarks/bench_mqnet.py`, docstring of `hdredu.quantize`). On a busy
-# 2-core machine the timings move by tens of percent between runs, so we assert no timing, only print ratios.
+# PSNR-μ, mixed no worse than all-int8.
+#
+# **Speed is not guaranteed.** Our full-mode run (one thread, a 2-core CPU shared with other jobs) measured
+# int8 ≈ 1.6× and mixed ≈ 1.5× the speed of compiled fp32 at 256², but at 768×1280 int8 ≈ 1.0× and mixed
+# ≈ 0.5×: **on this CPU, int8 does not make the tiny network faster at high resolution, and the mixed split
+# makes it slower.** Why: the full-resolution end of the network — the last fuse block (11 → 8 channels), the
+# head's 3×3 convolution (8 → 12), the instance norms, the upsampling and concatenations — has so few channels
+# that it is memory-bound, and there int8 saves no arithmetic but adds quantize / dequantize passes over
+# full-size tensors; the mixed variant also dequantizes the decoder's full-size output and runs the head's
+# 3×3 convolution in float. oneDNN's int8 kernels pay off on wide layers: the paper preset (width 0.35,
+# decoder 32…8 channels at t = 6) runs ≈ 2.2× (int8) and ≈ 2.4× (mixed) faster at 768×1280 on this machine type
+# (`python benchmarks/bench_mqnet.py`; docstring of `hdredu.quantize`). Timings on a busy 2-core machine move
+# by tens of percent between runs, so we assert no timing and print the ratios of one run.
 
 # %% [markdown]
 # ### 5.1 Leaving PyTorch: ONNX
@@ -656,7 +668,7 @@ else:
         onnx_out = export.OnnxModel(path, threads=1)(x)
         difference = (onnx_out - reference[variant]).abs().max().item()
         counts = export.op_counts(path)
-        print(f"{variant:5s}: {path.stat().st_size:,} bytes, max |onnxruntime − PyTorch| = {difference:.1e}; nodes: "
+        print(f"{variant:5s}: max |onnxruntime − PyTorch| = {difference:.1e}; nodes: "
               + ", ".join(f"{op} {n}" for op, n in list(counts.items())[:6]))
         assert difference < 1e-3, f"{variant}: onnxruntime must reproduce the PyTorch graph"
     assert counts.get("QuantizeLinear", 0) > 0, "the mixed file carries int8 QDQ nodes"
