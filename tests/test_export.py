@@ -39,7 +39,7 @@ def test_fp32_onnx_equals_pytorch(tmp_path, crops, tiny_model):
     assert counts["Conv"] > 50 and "QuantizeLinear" not in counts
 
 
-@pytest.mark.slow  # two exports' worth: ≈ 20 s alone on a 2-core CPU
+@pytest.mark.slow  # quantize + export + onnxruntime: ≈ 10 s on a quiet 2-core CPU (≈ 60 s under heavy load)
 @needs_int8
 def test_mixed_onnx_is_qdq_and_equals_the_converted_graph(tmp_path, crops, tiny_model):
     calibration, test = crops
