@@ -260,14 +260,15 @@ print(f"SID input {tuple(sid_in.shape)} (packed, ×{ratio}), target {tuple(targe
 # LibRaw's own development (`postprocess`), once as shot and once with LibRaw's brightness ×300.
 
 # %%
-dng_dir = Path(tempfile.mkdtemp())
-dng_path = raw.write_dng(dng_dir / "00001_00_0.0033s.dng", short, camera=camera, exposure_time=1 / 300)
-with rawpy.imread(str(dng_path)) as dng:
-    read_back = torch.from_numpy(dng.raw_image_visible.astype(np.float32))
-    blacks, white, pattern = list(dng.black_level_per_channel), dng.white_level, raw.dng_pattern(dng)
-    as_shot = dng.postprocess(use_camera_wb=True, no_auto_bright=True, output_bps=16) / 65535.0
-    brightened = dng.postprocess(use_camera_wb=True, no_auto_bright=True, output_bps=16, bright=float(ratio)) / 65535.0
-print(f"{dng_path.name}: {dng_path.stat().st_size / 1e3:.0f} kB, {pattern}, black levels {blacks}, white {white}")
+with tempfile.TemporaryDirectory() as dng_dir:  # the file is removed when the cell is done with it
+    dng_path = raw.write_dng(Path(dng_dir) / "00001_00_0.0033s.dng", short, camera=camera, exposure_time=1 / 300)
+    dng_kb = dng_path.stat().st_size / 1e3
+    with rawpy.imread(str(dng_path)) as dng:
+        read_back = torch.from_numpy(dng.raw_image_visible.astype(np.float32))
+        blacks, white, pattern = list(dng.black_level_per_channel), dng.white_level, raw.dng_pattern(dng)
+        as_shot = dng.postprocess(use_camera_wb=True, no_auto_bright=True, output_bps=16) / 65535.0
+        brightened = dng.postprocess(use_camera_wb=True, no_auto_bright=True, output_bps=16, bright=float(ratio)) / 65535.0
+print(f"{dng_path.name}: {dng_kb:.0f} kB, {pattern}, black levels {blacks}, white {white}")
 assert torch.equal(read_back, short) and pattern == "RGGB" and blacks == [512] * 4 and white == 16383
 assert torch.equal(raw.sid_input(read_back, ratio, blacks[0], white), sid_in), "SID's preprocessing of the file"
 viz.show_images({"LibRaw, as shot": torch.from_numpy(as_shot).permute(2, 0, 1).float(),
