@@ -619,7 +619,7 @@ torch.set_num_threads(threads)
 for size in SIZES:
     fp32, int8, mixed = (int8_rows[size, v] for v in ("fp32", "int8", "mixed"))
     assert int8["bytes"] <= mixed["bytes"] < fp32["bytes"] / 2, "int8 weights: under half the fp32 bytes; the float head adds a little"
-    assert mixed["loss_db"] <= int8["loss_db"], "keeping the head in float must not lose more than quantizing it"
+    assert mixed["agreement"] > int8["agreement"], "keeping the head in float stays closer to the float output"
     assert abs(int8["loss_db"]) < 0.3 and abs(mixed["loss_db"]) < 0.3, "int8 costs under 0.3 dB PSNR-μ (the issue's target)"
     if COMPILE:
         print(f"{size[0]}×{size[1]}: int8 runs at {fp32['latency_s'] / int8['latency_s']:.2f}× and mixed at "
@@ -628,13 +628,14 @@ for size in SIZES:
 # %% [markdown]
 # **Reading the table.** Bytes and quality are measured in both modes, and they are the robust part: int8 weights
 # (one byte per weight plus a float scale per channel) take about a third of the fp32 bytes, the float head
-# adds a little back, and both int8 variants stay within a few hundredths of a dB of the float network's
-# PSNR-μ, mixed no worse than all-int8.
+# adds a little back, and both int8 variants stay within about a tenth of a dB of the float network's
+# PSNR-μ. Which of the two loses less differs between runs by thousandths of a dB; what holds in every run is
+# that the mixed output stays closer to the float network's output ("vs fp32") than all-int8's.
 #
-# **Speed is not guaranteed.** Our full-mode run (one thread, a 2-core CPU shared with other jobs) measured
-# int8 ≈ 1.6× and mixed ≈ 1.5× the speed of compiled fp32 at 256², but at 768×1280 int8 ≈ 1.0× and mixed
-# ≈ 0.5×: **on this CPU, int8 does not make the tiny network faster at high resolution, and the mixed split
-# makes it slower.** Why: the full-resolution end of the network — the last fuse block (11 → 8 channels), the
+# **Speed is not guaranteed.** Two full-mode runs (one thread) measured int8 at 1.1–1.6× and mixed at
+# 1.1–1.5× the speed of compiled fp32 at 256², and at 768×1280 int8 at 1.0–1.2× and mixed at 0.5–1.1× (the
+# slow figures on a CPU shared with other jobs, the fast ones on an idle one): **on this CPU, int8 gains the
+# tiny network little at high resolution, and the mixed split can make it slower.** Why: the full-resolution end of the network — the last fuse block (11 → 8 channels), the
 # head's 3×3 convolution (8 → 12), the instance norms, the upsampling and concatenations — has so few channels
 # that it is memory-bound, and there int8 saves no arithmetic but adds quantize / dequantize passes over
 # full-size tensors; the mixed variant also dequantizes the decoder's full-size output and runs the head's
