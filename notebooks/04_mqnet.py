@@ -35,12 +35,11 @@
 #
 # **Prerequisites.** `00_hdr_basics` (tone mapping, μ-law, PU21), `01_ahdrnet` (`hdredu.train.fit`, attention).
 #
-# **Budget (2-core CPU, otherwise idle, measured).** FAST mode (`HDREDU_FAST=1`: 600 training steps, three
-# 300-step ablation runs, int8 graphs built but not compiled or timed, no ONNX) ≈ 2.3 min of CPU time (137–141 s
-# user CPU; measured on a shared machine, wall time there was ≈ 7 min); full mode (2000 steps, three 600-step
-# ablation runs, six Inductor compilations at 256² and 768×1280, the ONNX check) ≈ 7.4 min of CPU time (≈ 440 s
-# user CPU, measured in two pieces on the shared machine: 293 s through section 5, 16 s ONNX, 133 s ablation),
-# the six compilations took ≈ 4 min of wall time there (section 5 prints each).
+# **Budget (2-core CPU, measured).** FAST mode (`HDREDU_FAST=1`: 600 training steps, three 300-step ablation
+# runs, int8 graphs built but not compiled or timed, no ONNX) ≈ 2.3 min of CPU time (137–141 s user CPU,
+# measured on a shared machine). Full mode (2000 steps, three 600-step ablation runs, six Inductor compilations
+# at 256² and 768×1280, the ONNX check) ≈ 6 min of wall time on an idle CPU: 261 s through section 5.1, of which
+# about 2 min are the six compilations (section 5 prints each), plus ≈ 2 min of ablation training.
 #
 # **Scores reached** (validation windows of the two held-out scenes, printed by section 3). FAST: PSNR-μ 11.6 dB,
 # PU21-PSNR 7.5 dB, HDR-VDP-2 Q 40.6, PSNR-L (output clipped to [0, 1]) 27.9 dB, where the linearised LDR scores
@@ -650,8 +649,12 @@ for size in SIZES:
 # `hdredu.export` writes the fp32 network and the **mixed** PT2E graph to ONNX with the dynamo exporter. The
 # quantize / dequantize pairs become `QuantizeLinear` / `DequantizeLinear` nodes around float operators (the
 # "QDQ" form that onnxruntime, TensorRT or XNNPACK fuse into integer kernels); the head has none. onnxruntime's
-# output must equal PyTorch's. The ONNX packages are optional (`pip install -c constraints.txt onnx onnxscript
-# onnxruntime`); each export takes tens of seconds here, so FAST mode skips this cell.
+# fp32 output must equal PyTorch's to float rounding. The mixed one cannot be bit-equal: where onnxruntime
+# runs a fused integer kernel it rounds once where PyTorch's converted graph rounds twice, so some int8
+# activations land one step apart, and the output moves by a few output quantization steps at most (a
+# trained model here: mean |Δ| ≈ 4·10⁻⁴, max ≈ 8·10⁻³ on outputs in [−0.4, 0.6]). The ONNX packages come with
+# `.[dev]` (the `onnx` extra: `pip install -c constraints.txt -e ".[onnx]"`); each export takes tens of seconds
+# here, so FAST mode skips this cell (the unit tests in `tests/test_export.py` run it on a small model).
 
 # %%
 problems = export.onnx_support_problems("mixed")
@@ -673,7 +676,11 @@ else:
         counts = export.op_counts(path)
         print(f"{variant:5s}: max |onnxruntime − PyTorch| = {difference:.1e}; nodes: "
               + ", ".join(f"{op} {n}" for op, n in list(counts.items())[:6]))
-        assert difference < 1e-3, f"{variant}: onnxruntime must reproduce the PyTorch graph"
+        mean_difference = (onnx_out - reference[variant]).abs().mean().item()
+        print(f"       mean |onnxruntime − PyTorch| = {mean_difference:.1e}")
+        max_allowed, mean_allowed = (1e-4, 1e-5) if variant == "fp32" else (0.05, 2e-3)  # mixed: int8 steps apart
+        assert difference < max_allowed and mean_difference < mean_allowed, \
+            f"{variant}: onnxruntime must reproduce the PyTorch graph (fp32: to float rounding; mixed: within int8 steps)"
     assert counts.get("QuantizeLinear", 0) > 0, "the mixed file carries int8 QDQ nodes"
 
 # %% [markdown]
