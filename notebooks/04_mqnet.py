@@ -38,8 +38,8 @@
 # **Budget (2-core CPU, measured).** FAST mode (`HDREDU_FAST=1`: 600 training steps, three 300-step ablation
 # runs, int8 graphs built but not compiled or timed, no ONNX) ≈ 2.3 min of CPU time (137–141 s user CPU,
 # measured on a shared machine). Full mode (2000 steps, three 600-step ablation runs, six Inductor compilations
-# at 256² and 768×1280, the ONNX check) ≈ 6 min of wall time on an idle CPU: 261 s through section 5.1, of which
-# about 2 min are the six compilations (section 5 prints each), plus ≈ 2 min of ablation training.
+# at 256² and 768×1280, the ONNX check) ≈ 7.5 min of wall time on an idle CPU (445 s top to bottom), of which
+# about 2 min are the six compilations (section 5 prints each) and ≈ 2 min the ablation trainings.
 #
 # **Scores reached** (validation windows of the two held-out scenes, printed by section 3). FAST: PSNR-μ 11.6 dB,
 # PU21-PSNR 7.5 dB, HDR-VDP-2 Q 40.6, PSNR-L (output clipped to [0, 1]) 27.9 dB, where the linearised LDR scores
