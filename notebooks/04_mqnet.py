@@ -668,23 +668,21 @@ else:
     import tempfile
     from pathlib import Path
 
-    folder = Path(tempfile.mkdtemp())
     x, _ = exposure_pair(TEST_SCENES[0], (256, 256))
     calibration_256 = [exposure_pair(name, (256, 256))[0] for name in TRAIN_SCENES]
     with torch.no_grad():
         reference = {"fp32": model(x), "mixed": quantize.quantize_network(model, calibration_256, "mixed")(x)}
-    for variant in ("fp32", "mixed"):
-        path = export.export_onnx(model, folder / f"mqnet_{variant}.onnx", x, variant, calibration_256)
-        onnx_out = export.OnnxModel(path, threads=1)(x)
-        difference = (onnx_out - reference[variant]).abs().max().item()
-        counts = export.op_counts(path)
-        print(f"{variant:5s}: max |onnxruntime − PyTorch| = {difference:.1e}; nodes: "
-              + ", ".join(f"{op} {n}" for op, n in list(counts.items())[:6]))
-        mean_difference = (onnx_out - reference[variant]).abs().mean().item()
-        print(f"       mean |onnxruntime − PyTorch| = {mean_difference:.1e}")
-        max_allowed, mean_allowed = (1e-4, 1e-5) if variant == "fp32" else (0.05, 2e-3)  # mixed: int8 steps apart
-        assert difference < max_allowed and mean_difference < mean_allowed, \
-            f"{variant}: onnxruntime must reproduce the PyTorch graph (fp32: to float rounding; mixed: within int8 steps)"
+    with tempfile.TemporaryDirectory() as folder:  # the .onnx files are removed when the cell is done with them
+        for variant in ("fp32", "mixed"):
+            path = export.export_onnx(model, Path(folder) / f"mqnet_{variant}.onnx", x, variant, calibration_256)
+            error = (export.OnnxModel(path, threads=1)(x) - reference[variant]).abs()
+            difference, mean_difference = error.max().item(), error.mean().item()
+            counts = export.op_counts(path)
+            print(f"{variant:5s}: max |onnxruntime − PyTorch| = {difference:.1e}, mean {mean_difference:.1e}; nodes: "
+                  + ", ".join(f"{op} {n}" for op, n in list(counts.items())[:6]))
+            max_allowed, mean_allowed = (1e-4, 1e-5) if variant == "fp32" else (0.05, 2e-3)  # mixed: int8 steps apart
+            assert difference < max_allowed and mean_difference < mean_allowed, \
+                f"{variant}: onnxruntime must reproduce the PyTorch graph (fp32: to float rounding; mixed: within int8 steps)"
     assert counts.get("QuantizeLinear", 0) > 0, "the mixed file carries int8 QDQ nodes"
 
 # %% [markdown]
