@@ -40,7 +40,7 @@ def condition_grid(base: Capture | None = None) -> dict[str, Capture]:
 
     | name | what changes | share of training brackets |
     |---|---|---|
-    | ``1 stop`` … ``4 stops`` | EV spacing 1, 2, 3, 4 (times 1:2:4 … 1:16:256) | 10 %, 40 %, 40 %, 10 % |
+    | ``1 stop`` … ``4 stops`` | EV spacing 1, 2, 3, 4 (times 1:2:4 … 1:16:256) | 15 %, 30 %, 30 %, 25 % |
     | ``bright light, 3 stops`` | 30 % clipped and a light source of radius 8 % of the side | hot spots: 10 %, radius ≤ 6 % |
     | ``filmic CRF, 2 stops`` | the S-shaped response the input's L^2.2 does not invert | none |
     | ``16-bit, 2 stops`` | 16-bit frames instead of 8-bit | 20 % |

@@ -166,7 +166,7 @@ def _merge_baselines(inputs: torch.Tensor, target: torch.Tensor) -> dict[str, to
 def _merge_conditions(model, seed: int, crop: int | None, tile: int | None) -> str:
     from hdredu.generalisation import evaluate_conditions, format_table
 
-    rows = evaluate_conditions(model, brackets_per_condition=1, seed=seed, crop_size=crop, tile=tile)
+    rows = evaluate_conditions(model, brackets_per_condition=3, seed=seed, crop_size=crop, tile=tile)
     return format_table(rows, type(model).__name__)
 
 

@@ -141,7 +141,7 @@ class CaptureDistribution:
 
     | condition | drawn from |
     |---|---|
-    | EV spacing between the 3 frames | 2 or 3 stops (0.4 each, as in Kalantari's data), 1 or 4 stops (0.1 each) |
+    | EV spacing between the 3 frames | 2 or 3 stops (0.3 each, as in Kalantari's data), 4 stops 0.25, 1 stop 0.15 |
     | share of the reference that clips | uniform in [0.05, 0.4] |
     | light source brighter than the reference can hold | 1 bracket in 10, radius 2–6 % of the crop side |
     | camera response (``camera.CRFS``) | gamma only (the curve the input L^γ / t inverts; see below) |
@@ -174,7 +174,7 @@ class CaptureDistribution:
             ``object_shift_range``.
     """
 
-    spacings: tuple[tuple[float, float], ...] = ((1.0, 0.1), (2.0, 0.4), (3.0, 0.4), (4.0, 0.1))
+    spacings: tuple[tuple[float, float], ...] = ((1.0, 0.15), (2.0, 0.3), (3.0, 0.3), (4.0, 0.25))
     frames: int = 3
     saturated_range: tuple[float, float] = (0.05, 0.4)
     hot_spot_probability: float = 0.1

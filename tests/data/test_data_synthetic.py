@@ -373,8 +373,8 @@ def _draws(distribution, n=2000, seed=0):
 def test_default_recipe_draws_the_stated_mix():
     draws = _draws(CaptureDistribution.default())
     share = lambda predicate: sum(map(predicate, draws)) / len(draws)  # noqa: E731
-    # Stated weights: spacing 1/2/3/4 stops 0.1/0.4/0.4/0.1, gamma only, 8-bit 0.8, hot spot 0.1 (±3.5 σ at n = 2000).
-    for stops, weight in ((1.0, 0.1), (2.0, 0.4), (3.0, 0.4), (4.0, 0.1)):
+    # Stated weights: spacing 1/2/3/4 stops 0.15/0.3/0.3/0.25, gamma only, 8-bit 0.8, hot spot 0.1 (±3.5 σ at n = 2000).
+    for stops, weight in ((1.0, 0.15), (2.0, 0.3), (3.0, 0.3), (4.0, 0.25)):
         assert share(lambda c: c.exposure_stops == (0.0, stops, 2 * stops)) == pytest.approx(weight, abs=0.04)
     assert all(c.crf == "gamma" for c in draws)
     assert share(lambda c: c.bits == 8) == pytest.approx(0.8, abs=0.035)
