@@ -31,16 +31,17 @@
 # **Prerequisites.** `00_hdr_basics` (exposure, CRF, brackets, Debevec / Mertens, ghosts, PSNR-μ), PyTorch
 # modules and a training loop.
 #
-# **Budget (2-core CPU, measured).** FAST mode (`HDREDU_FAST=1`, 2000 steps) ≈ 3.5 min; full (6000 steps)
-# ≈ 6.2 min, of which two trainings of ≈ 3.5 min each (AHDRNet and its no-attention ablation).
+# **Budget (2-core CPU, idle, measured).** FAST mode (`HDREDU_FAST=1`, 4000 steps on a smaller pool)
+# ≈ 4.1 min; full (6000 steps) ≈ 6.2 min; most of either is two trainings (AHDRNet and its no-attention
+# ablation).
 #
 # **Scores reached** (PSNR-μ, printed by section 5) on six held-out 2-stop brackets with motion, full mode:
-# AHDRNet 35.4 dB, reference frame alone 33.3 dB (+2.1 dB), Debevec's merge 25.4 dB (+10.0 dB); without
-# attention 33.5 dB. Inside the pixels the reference clips: +4.8 dB over it. Section 5b: ahead of the reference
-# at 1, 2 and 3 stops (+0.9, +2.1, +1.8 dB), level at 4 stops (−0.3 dB), far ahead with a bright light source
-# (+4.2 dB), far behind under a camera response it never saw (filmic, −17.9 dB). FAST mode, one bracket per
-# scene: it beats Debevec (+6.5 dB) and the reference inside the clipped regions (+1.3 dB), not yet the
-# reference overall (−1.6 dB): the recipe spans four spacings, and 2000 steps are too few for that.
+# AHDRNet 35.2 dB, reference frame alone 33.3 dB (+1.9 dB), Debevec's merge 25.4 dB (+9.8 dB); without
+# attention 34.4 dB. Inside the pixels the reference clips: +4.7 dB over it. Section 5b: ahead of the reference
+# at every spacing, 1, 2, 3 and 4 stops (+1.1, +1.9, +1.9, +0.6 dB), far ahead with a bright light source
+# (+4.6 dB), far behind under a camera response it never saw (filmic, −17.7 dB). FAST mode: +1.9 dB over the
+# reference and +9.8 dB over Debevec; +0.7, +1.9, +1.5, +0.6 dB at 1–4 stops (2000 steps ended below the
+# reference: the recipe spans four spacings).
 # Expect your figures to differ by up to ~1 dB: another CPU or thread count adds floating-point sums in
 # another order, and the small training run amplifies that.
 

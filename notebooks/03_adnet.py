@@ -36,16 +36,17 @@
 # `02_hdrnet` (the loop → gather → `grid_sample` ladder, bilinear sampling).
 #
 # **Budget (2-core CPU, otherwise idle, measured).** FAST mode (`HDREDU_FAST=1`: ADNet 300 steps, AHDRNet 1320,
-# the no-PCD ablation 300) ≈ 2.8 min of CPU time; full (1000 / 4400 / 1000 steps) ≈ 5 min of wall time (570 s of
+# the no-PCD ablation 300) ≈ 2.8 min of CPU time; full (1000 / 4400 / 1000 steps) ≈ 5.5 min of wall time (645 s of
 # CPU time on two threads), most of it the three trainings. An ADNet step costs about four AHDRNet steps.
 #
 # **Scores reached** (PSNR-μ, printed by sections 5, 6 and 8), full mode, eight held-out 128² brackets with
-# the object moving 8 px per frame: ADNet 31.7 dB, the reference frame alone 34.5 dB (−2.9 dB), Debevec 29.5 dB;
-# inside the moving object ADNet is +2.6 dB over the reference and +6.2 dB over Debevec. FAST mode (four
+# the object moving 8 px per frame: ADNet 32.2 dB, the reference frame alone 34.5 dB (−2.3 dB), Debevec 29.5 dB;
+# inside the moving object ADNet is +3.0 dB over the reference and +6.6 dB over Debevec. FAST mode (four
 # brackets): ADNet below the reference overall and inside the object, above Debevec inside it. The learned L1
-# offsets are not the motion: endpoint error 6.2 px, the same as zero offsets. Motion sweep 0–16 px: AHDRNet at
-# the same CPU time is 4.5–6.3 dB ahead of ADNet inside the object at every shift; at equal steps PCD changes
-# the score inside the object by a few tenths of a dB either way, within the run-to-run spread.
+# offsets are not the motion: endpoint error 6.3 px, zero offsets 6.2 px. Motion sweep 0–16 px: AHDRNet at
+# the same CPU time is 2.9–5.1 dB ahead of ADNet inside the object at every shift; at equal steps PCD changes
+# the score inside the object by −0.1 to +1.1 dB, a gain that grows with the shift in this run but has changed
+# sign between runs (section 8).
 # Expect your figures to differ by up to ~1 dB: another CPU or thread count adds floating-point sums in another
 # order, and the small training runs amplify that.
 
@@ -743,10 +744,12 @@ assert epe["moving object"]["learned"] > 0.9 * epe["moving object"]["zero"], \
 # **What the numbers say (an honest negative).** The motion is there and is worth undoing: inside the object
 # the neighbours' features are far from the reference's, and warping them by the *true* displacement brings
 # them closer. But the learned L1 offsets are **not the motion**: their endpoint error inside the object is
-# no better than that of *no alignment at all*. How they fail depends on the budget — read the mean |offset|
-# printed above. On two CPU threads, after FAST's 300 steps and after the full 1000 alike, they have barely
-# left their zero initialisation (mean |offset| under a pixel at L1; the error equals the zero-offset error,
-# and warping by them changes the misalignment hardly at all). The same full run on **one** thread — the same
+# no better than that of *no alignment at all*. How they fail depends on the budget and even on the thread
+# count — read the mean |offset| printed above. On two CPU threads the full 1000 steps leave them barely off
+# their zero initialisation (mean |offset| under a pixel at L1; the error equals the zero-offset error, and
+# warping by them changes the misalignment hardly at all), while in the measured FAST run (300 steps) the L1
+# offsets had grown to several pixels pointing the wrong way (an endpoint error above the zero-offset one,
+# and worse alignment outside the object). The full run on **one** thread — the same
 # seed, only the floating-point sums added in another order — once ended with offsets of tens to hundreds of
 # pixels, far outside the 32² training crops, pointing nowhere near the displacement: the "exploding offsets"
 # EDVR warns about (it prints a warning at a mean |offset| above 100; BasicVSR++ bounds them with a tanh).
@@ -856,12 +859,14 @@ assert all(score[(float(s), "ADNet")]["psnr_mu_motion"] > score[(float(s), "Debe
 # * **Equal CPU time: AHDRNet wins at every displacement**, inside the object and overall, by several dB. Each
 #   ADNet step costs about four AHDRNet steps, and in minutes of CPU the extra steps buy more than alignment.
 #   The gap does not close at the larger displacements either (compare the printed margins).
-# * **Equal steps: PCD does not measurably pay at this budget.** ADNet and its no-PCD ablation stay within a
-#   few tenths of a dB of each other inside the object at every shift (the cell prints the differences and
-#   asserts they stay under 2 dB), and the sign of the difference changes between runs: on two threads PCD
-#   gained +0.1 to +0.2 dB at 0, 12 and 16 px and lost up to 0.4 dB at 4 and 8 px; a one-thread run gained up
-#   to 1 dB at 16 px. That is the size of the run-to-run spread, not an effect. Section 6 says why: the
-#   offsets are not the motion, so PCD has not yet learned to align.
+# * **Equal steps: PCD pays little, and not reliably, at this budget.** ADNet and its no-PCD ablation stay
+#   within about a dB of each other inside the object at every shift (the cell prints the differences and
+#   asserts they stay under 2 dB). In the run behind this text (two threads, the current training recipe) PCD
+#   gained +0.6 to +1.1 dB at 4–16 px, growing with the shift, and nothing at 0 px — the pattern alignment
+#   would give. But earlier runs on two threads with a slightly different recipe mix gained +0.1 to +0.2 dB at
+#   0, 12 and 16 px and lost up to 0.4 dB at 4 and 8 px, and a one-thread run gained up to 1 dB at 16 px: the
+#   run-to-run spread is as large as the effect. Section 6 says why it cannot be alignment yet: the offsets
+#   are not the motion.
 # * Both networks lose ground as the object moves further (their columns fall with the shift; the baselines'
 #   "inside the object" columns are not comparable across shifts, because the union of footprints grows).
 #   Debevec's merge is strong when the object does not move (0 px) and collapses as soon as it does.
