@@ -130,7 +130,7 @@ class ADNetConfig:
         """A CPU-sized model for tests and notebooks: F = 16, G = 2, 1 DRDB × 3 layers, growth 16, sigmoid output.
 
         Deviates from the paper in these sizes and in the output: sigmoid + μ-law L1, for the [0, 1] linear HDR
-        X
+        of the simulator (hdredu.data.synthetic), as AHDRNet's tiny preset.
         """
         return cls(features=16, deform_groups=2, blocks=1, dense_layers=3, growth=16, output="sigmoid")
 
