@@ -166,8 +166,7 @@ def cmd_evaluate(args) -> int:
         label = args.model if method == "model" else method
         print(f"{label:30s}" + "".join(f"{means[f'{method}/{name}']:>24.3f}" for name in task.metrics))
     if task.conditions is not None and args.data == "synthetic":
-        print(f"\nPSNR-μ per held-out capture condition (three brackets per held-out scene and condition):\n"
-              f"{task.conditions(model, args.seed, args.crop, args.tile)}")
+        print(f"\n{task.conditions(model, args.seed, args.crop, args.tile)}")
     if args.csv:
         path = Path(args.csv)
         path.parent.mkdir(parents=True, exist_ok=True)

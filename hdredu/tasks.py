@@ -61,8 +61,8 @@ class Task:
         baselines: ``baselines(inputs, target)`` → {label: prediction} for one item: the classical answers
             the model must beat (an "oracle" label marks one that sees the target).
         defaults: the CLI's training defaults for this task (crop, val_crop, lr, loss name).
-        conditions: ``conditions(model, seed, crop, tile)`` → a table of held-out scores per capture condition
-            (the generalisation check of synthetic data), or None where the task has none.
+        conditions: ``conditions(model, seed, crop, tile)`` → a titled table of held-out scores per capture
+            condition (the generalisation check of synthetic data), or None where the task has none.
     """
 
     name: str
@@ -166,8 +166,9 @@ def _merge_baselines(inputs: torch.Tensor, target: torch.Tensor) -> dict[str, to
 def _merge_conditions(model, seed: int, crop: int | None, tile: int | None) -> str:
     from hdredu.generalisation import evaluate_conditions, format_table
 
-    rows = evaluate_conditions(model, brackets_per_condition=3, seed=seed, crop_size=crop, tile=tile)
-    return format_table(rows, type(model).__name__)
+    rows = evaluate_conditions(model, seed=seed, crop_size=crop, tile=tile)
+    return (f"PSNR-μ per held-out capture condition ({rows[0]['images']} brackets of the held-out scenes each):\n"
+            + format_table(rows, type(model).__name__))
 
 
 MERGE = Task(

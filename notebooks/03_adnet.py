@@ -36,8 +36,9 @@
 # `02_hdrnet` (the loop → gather → `grid_sample` ladder, bilinear sampling).
 #
 # **Budget (2-core CPU, otherwise idle, measured).** FAST mode (`HDREDU_FAST=1`: ADNet 300 steps, AHDRNet 1320,
-# the no-PCD ablation 300) ≈ 2.8 min of CPU time; full (1000 / 4400 / 1000 steps) ≈ 5.5 min of wall time (645 s of
-# CPU time on two threads), most of it the three trainings. An ADNet step costs about four AHDRNet steps.
+# the no-PCD ablation 300) ≈ 1.9 min of wall time (3.4 min of CPU time on two threads); full (1000 / 4400 / 1000
+# steps) ≈ 5.5 min of wall time (645 s of CPU time on two threads), most of it the three trainings. An ADNet step
+# costs about four AHDRNet steps.
 #
 # **Scores reached** (PSNR-μ, printed by sections 5, 6 and 8), full mode, eight held-out 128² brackets with
 # the object moving 8 px per frame: ADNet 32.2 dB, the reference frame alone 34.5 dB (−2.3 dB), Debevec 29.5 dB;
@@ -744,18 +745,18 @@ assert epe["moving object"]["learned"] > 0.9 * epe["moving object"]["zero"], \
 # **What the numbers say (an honest negative).** The motion is there and is worth undoing: inside the object
 # the neighbours' features are far from the reference's, and warping them by the *true* displacement brings
 # them closer. But the learned L1 offsets are **not the motion**: their endpoint error inside the object is
-# no better than that of *no alignment at all*. How they fail depends on the budget and even on the thread
-# count — read the mean |offset| printed above. On two CPU threads the full 1000 steps leave them barely off
-# their zero initialisation (mean |offset| under a pixel at L1; the error equals the zero-offset error, and
-# warping by them changes the misalignment hardly at all), while in the measured FAST run (300 steps) the L1
-# offsets had grown to several pixels pointing the wrong way (an endpoint error above the zero-offset one,
-# and worse alignment outside the object). The full run on **one** thread — the same
-# seed, only the floating-point sums added in another order — once ended with offsets of tens to hundreds of
-# pixels, far outside the 32² training crops, pointing nowhere near the displacement: the "exploding offsets"
-# EDVR warns about (it prints a warning at a mean |offset| above 100; BasicVSR++ bounds them with a tanh).
-# Offset training is that fragile at this budget: rerun with `torch.set_num_threads(1)` and compare. A deformable layer need not sample along the motion to be useful to the merge —
-# its taps can spread out or fall outside the image, where the mask can switch them off — so an offset field
-# is not an optical flow unless something makes it one. Whatever PCD adds here (section 8 measures it), it
+# no better than that of *no alignment at all*. How they fail depends on the budget and even on the thread count
+# — read the mean |offset| printed above. On two CPU threads the full 1000 steps leave them barely off their zero
+# initialisation (mean |offset| under a pixel at L1; the error equals the zero-offset error, and warping by them
+# changes the misalignment hardly at all), while in the measured FAST run (300 steps) the L1 offsets had grown to
+# several pixels pointing the wrong way (an endpoint error above the zero-offset one, and worse alignment outside
+# the object). The full run on **one** thread — the same seed, only the floating-point sums added in another
+# order — once ended with offsets of tens to hundreds of pixels, far outside the 32² training crops, pointing
+# nowhere near the displacement: the "exploding offsets" EDVR warns about (it prints a warning at a mean |offset|
+# above 100; BasicVSR++ bounds them with a tanh). Offset training is that fragile at this budget: rerun with
+# `torch.set_num_threads(1)` and compare. A deformable layer need not sample along the motion to be useful to the
+# merge — its taps can spread out or fall outside the image, where the mask can switch them off — so an offset
+# field is not an optical flow unless something makes it one. Whatever PCD adds here (section 8 measures it), it
 # does not add it by following the motion. (EDVR and ADNet train for hundreds of thousands of steps;
 # exercises 2 and 3 try longer training and a flow prior.)
 

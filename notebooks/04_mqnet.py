@@ -36,10 +36,11 @@
 # **Prerequisites.** `00_hdr_basics` (tone mapping, μ-law, PU21), `01_ahdrnet` (`hdredu.train.fit`, attention).
 #
 # **Budget (2-core CPU, measured).** FAST mode (`HDREDU_FAST=1`: 600 training steps, three 300-step ablation
-# runs, int8 graphs built but not compiled or timed, the ONNX check) ≈ 2.6 min of wall time on an idle CPU
-# (158 s top to bottom, 270 s of CPU time on two threads). Full mode (2000 steps, three 600-step ablation runs, six Inductor compilations
-# at 256² and 768×1280, the ONNX check) ≈ 7.5 min of wall time on an idle CPU (445 s top to bottom), of which
-# about 2 min are the six compilations (section 5 prints each) and ≈ 2 min the ablation trainings.
+# runs, int8 graphs built but not compiled or timed, the ONNX check) ≈ 2.6 min of wall time on an idle CPU (158 s
+# top to bottom, 270 s of CPU time on two threads). Full mode (2000 steps, three 600-step ablation runs, six
+# Inductor compilations at 256² and 768×1280, the ONNX check) ≈ 7.5 min of wall time on an idle CPU (445 s top to
+# bottom), of which about 2 min are the six compilations (section 5 prints each) and ≈ 2 min the ablation
+# trainings.
 #
 # **Scores reached** (validation windows of the two held-out scenes, printed by section 3). FAST: PSNR-μ 11.6 dB,
 # PU21-PSNR 7.5 dB, HDR-VDP-2 Q 40.6, PSNR-L (output clipped to [0, 1]) 27.9 dB, where the linearised LDR scores
@@ -635,17 +636,17 @@ for size in SIZES:
 # PSNR-μ. Which of the two loses less differs between runs by thousandths of a dB; what holds in every run is
 # that the mixed output stays closer to the float network's output ("vs fp32") than all-int8's.
 #
-# **Speed is not guaranteed.** Two full-mode runs (one thread) measured int8 at 1.1–1.6× and mixed at
-# 1.1–1.5× the speed of compiled fp32 at 256², and at 768×1280 int8 at 1.0–1.2× and mixed at 0.5–1.1× (the
-# slow figures on a CPU shared with other jobs, the fast ones on an idle one): **on this CPU, int8 gains the
-# tiny network little at high resolution, and the mixed split can make it slower.** Why: the full-resolution end of the network — the last fuse block (11 → 8 channels), the
-# head's 3×3 convolution (8 → 12), the instance norms, the upsampling and concatenations — has so few channels
-# that it is memory-bound, and there int8 saves no arithmetic but adds quantize / dequantize passes over
-# full-size tensors; the mixed variant also dequantizes the decoder's full-size output and runs the head's
-# 3×3 convolution in float. oneDNN's int8 kernels pay off on wide layers: the paper preset (width 0.35,
-# decoder 32…8 channels at t = 6) runs ≈ 2.2× (int8) and ≈ 2.4× (mixed) faster at 768×1280 on this machine type
-# (`python benchmarks/bench_mqnet.py`; docstring of `hdredu.quantize`). Timings on a busy 2-core machine move
-# by tens of percent between runs, so we assert no timing and print the ratios of one run.
+# **Speed is not guaranteed.** Two full-mode runs (one thread) measured int8 at 1.1–1.6× and mixed at 1.1–1.5×
+# the speed of compiled fp32 at 256², and at 768×1280 int8 at 1.0–1.2× and mixed at 0.5–1.1× (the slow figures on
+# a CPU shared with other jobs, the fast ones on an idle one): **on this CPU, int8 gains the tiny network little
+# at high resolution, and the mixed split can make it slower.** Why: the full-resolution end of the network — the
+# last fuse block (11 → 8 channels), the head's 3×3 convolution (8 → 12), the instance norms, the upsampling and
+# concatenations — has so few channels that it is memory-bound, and there int8 saves no arithmetic but adds
+# quantize / dequantize passes over full-size tensors; the mixed variant also dequantizes the decoder's full-size
+# output and runs the head's 3×3 convolution in float. oneDNN's int8 kernels pay off on wide layers: the paper
+# preset (width 0.35, decoder 32…8 channels at t = 6) runs ≈ 2.2× (int8) and ≈ 2.4× (mixed) faster at 768×1280 on
+# this machine type (`python benchmarks/bench_mqnet.py`; docstring of `hdredu.quantize`). Timings on a busy
+# 2-core machine move by tens of percent between runs, so we assert no timing and print the ratios of one run.
 
 # %% [markdown]
 # ### 5.1 Leaving PyTorch: ONNX

@@ -47,9 +47,9 @@
 # time (123 s, one thread, shared machine); full (900 / 2700 steps) 4.6 min of wall time on an idle 2-core CPU
 # (9.0 min of CPU time on two threads; 12 min of wall time when another job shared the CPU). Most is the five
 # trainings of sections 6 and 8, ≈ 35 s each in FAST mode and ≈ 45 s each in full on an idle CPU (all training
-# budgets sit in one cell at the top of section 6). Expected on the held-out scenes at ratio 300 (section 6 prints them):
-# amplify + process + non-local means ≈ 17.6 dB / SSIM 0.36; SID U-Net ≈ 24.5 dB / 0.71 FAST, 25.1 dB / 0.72
-# full; ALEN ≈ 19.5 dB / 0.73 FAST, 24.0 dB / 0.78 full.
+# budgets sit in one cell at the top of section 6). Expected on the held-out scenes at ratio 300 (section 6
+# prints them): amplify + process + non-local means ≈ 17.6 dB / SSIM 0.36; SID U-Net ≈ 24.5 dB / 0.71 FAST,
+# 25.1 dB / 0.72 full; ALEN ≈ 19.5 dB / 0.73 FAST, 24.0 dB / 0.78 full.
 
 # %%
 import tempfile
